@@ -1,0 +1,158 @@
+"""The training loop: a generator of steps, so the GUI, the CLI and ``fit`` all drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .loss import Temperature, infonce
+from .models import Encoder
+from .sampling import Sampler
+
+CHUNK_STEPS = 32  # steps whose indices are drawn in one vectorised call
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """What one optimisation step reports."""
+
+    step: int  # 1-based
+    max_iterations: int
+    loss: float
+    temperature: float
+    alignment: float
+    uniformity: float
+
+
+@dataclass
+class Session:
+    """One recording on the training device, replicate-padded so every index is a valid window."""
+
+    data: torch.Tensor  # (T + receptive_field − 1, N)
+    sampler: Sampler
+    encoder: Encoder
+
+
+def pad_replicate(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    if before == 0 and after == 0:
+        return x
+    return np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)], axis=0)
+
+
+class Solver:
+    """Optimises the encoders of one or more sessions with InfoNCE.
+
+    Single session: B references, B positives and B negatives go through the encoder in one
+    pass. Multi-session: each session's references get positives from another session (nearest
+    label), and all sessions' negatives are pooled. ``hybrid`` adds a time-contrastive loss on
+    all dimensions to the behaviour loss on the first ``behaviour_dims``.
+    """
+
+    def __init__(self, sessions: list[Session], temperature: Temperature, distance: str,
+                 batch_size: int, learning_rate: float, hybrid: bool, behaviour_dims: int,
+                 rng: np.random.Generator):
+        self.sessions = sessions
+        self.temperature = temperature
+        self.distance = distance
+        self.batch_size = batch_size
+        self.hybrid = hybrid
+        self.behaviour_dims = behaviour_dims
+        self.rng = rng
+        params = [p for s in sessions for p in s.encoder.parameters()]
+        params += list(temperature.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=learning_rate)
+        self.device = sessions[0].data.device
+
+    # -- index sampling -------------------------------------------------------------------
+    def _draw_single(self, steps: int):
+        sampler, shape = self.sessions[0].sampler, (steps, self.batch_size)
+        ref = sampler.references(shape, for_time_positives=self.hybrid)
+        groups = [ref, sampler.positives(ref), sampler.negatives(shape)]
+        if self.hybrid:
+            groups.append(sampler.time_positives(ref))
+        return np.stack(groups, axis=1)  # (steps, groups, B)
+
+    def _draw_multi(self, steps: int):
+        """Per session: references, negatives, and positives found in a partner session
+        (``partner[step, i]``, never ``i`` itself) by nearest label or shared class."""
+        n = len(self.sessions)
+        shape = (steps, self.batch_size)
+        partner = (np.arange(n)[None] + self.rng.integers(1, n, size=(steps, 1))) % n
+        refs = [s.sampler.references(shape) for s in self.sessions]
+        negs = [s.sampler.negatives(shape) for s in self.sessions]
+        pos = [np.empty(shape, dtype=np.int64) for _ in self.sessions]
+        for i, source in enumerate(self.sessions):
+            classes = source.sampler._class_of(refs[i])
+            for j, target in enumerate(self.sessions):
+                rows = partner[:, i] == j
+                if not rows.any():
+                    continue
+                row_classes = None if classes is None else classes[rows]
+                if source.sampler.labels.continuous is not None:
+                    query = source.sampler.queries(refs[i][rows])
+                    pos[i][rows] = target.sampler.nearest(query, row_classes)
+                else:
+                    pos[i][rows] = target.sampler.classes.draw_members(row_classes, self.rng)
+        return refs, pos, negs, partner
+
+    # -- one step -------------------------------------------------------------------------
+    def _embed(self, session: Session, idx: np.ndarray) -> torch.Tensor:
+        starts = torch.from_numpy(np.ascontiguousarray(idx.reshape(-1))).to(self.device)
+        return session.encoder.forward_windows(session.data, starts)
+
+    def _loss(self, ref, pos, neg, tau, dims: int | None = None):
+        if dims is not None:
+            ref, pos, neg = ref[:, :dims], pos[:, :dims], neg[:, :dims]
+            if self.distance == "cosine":
+                ref, pos, neg = (torch.nn.functional.normalize(t, dim=1) for t in (ref, pos, neg))
+        return infonce(ref, pos, neg, tau, self.distance)
+
+    def _single_step(self, idx: np.ndarray):
+        session = self.sessions[0]
+        out = self._embed(session, idx).view(idx.shape[0], self.batch_size, -1)
+        tau = self.temperature()
+        if not self.hybrid:
+            return self._loss(out[0], out[1], out[2], tau), tau
+        behaviour = self._loss(out[0], out[1], out[2], tau, self.behaviour_dims)
+        time = self._loss(out[0], out[3], out[2], tau)
+        return tuple(b + t for b, t in zip(behaviour, time, strict=True)), tau
+
+    def _multi_step(self, refs, pos, negs, partner):
+        tau = self.temperature()
+        ref_emb, pos_emb, neg_emb = [], [], []
+        for i, session in enumerate(self.sessions):
+            ref_emb.append(self._embed(session, refs[i]))
+            neg_emb.append(self._embed(session, negs[i]))
+        # positives of session i's references live in session partner[i]
+        for i in range(len(self.sessions)):
+            pos_emb.append(self._embed(self.sessions[partner[i]], pos[i]))
+        neg = torch.cat(neg_emb)
+        return self._loss(torch.cat(ref_emb), torch.cat(pos_emb), neg, tau), tau
+
+    def steps(self, max_iterations: int) -> Iterator[TrainingStep]:
+        """Run ``max_iterations`` steps, yielding a :class:`TrainingStep` after each."""
+        for session in self.sessions:
+            session.encoder.train()
+        done = 0
+        while done < max_iterations:
+            chunk = min(CHUNK_STEPS, max_iterations - done)
+            if len(self.sessions) == 1:
+                drawn = self._draw_single(chunk)
+                step_inputs = ((drawn[k],) for k in range(chunk))
+                run = self._single_step
+            else:
+                refs, pos, negs, partner = self._draw_multi(chunk)
+                step_inputs = (([r[k] for r in refs], [p[k] for p in pos], [g[k] for g in negs],
+                                partner[k]) for k in range(chunk))
+                run = self._multi_step
+            for args in step_inputs:
+                (loss, align, uniform), tau = run(*args)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                done += 1
+                values = torch.stack([loss, tau, align, uniform]).detach().tolist()  # one sync
+                yield TrainingStep(done, max_iterations, *values)
