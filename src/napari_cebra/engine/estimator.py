@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import numpy as np
@@ -319,10 +320,8 @@ _OOM_HINT = ("out of GPU memory on {device}; use a smaller batch_size or num_hid
 
 def _finish_early(gen: Generator) -> None:
     """Stop a training generator and keep its model (``close`` would discard it)."""
-    try:
+    with contextlib.suppress(StopIteration):
         gen.throw(_StopTraining())
-    except StopIteration:
-        pass
 
 
 class _StopTraining(Exception):

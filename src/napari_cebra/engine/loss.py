@@ -46,7 +46,7 @@ class Temperature(nn.Module):
         self.mode = mode
         self.min_temperature = float(min_temperature)
         if mode == "auto":
-            if not 0 < min_temperature:
+            if not min_temperature > 0:
                 raise ValueError(f"min_temperature={min_temperature!r} must be positive.")
             start = max(temperature - min_temperature, 1e-3)
             self.log_excess = nn.Parameter(torch.tensor(math.log(start)))

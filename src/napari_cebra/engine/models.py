@@ -35,7 +35,8 @@ def available_models() -> list[str]:
 def make_model(name: str, num_neurons: int, num_units: int, num_output: int) -> Encoder:
     if name not in _REGISTRY:
         raise ValueError(
-            f"model_architecture={name!r} is unknown; choose one of {', '.join(available_models())}."
+            f"model_architecture={name!r} is unknown; "
+            f"choose one of {', '.join(available_models())}."
         )
     return _REGISTRY[name](num_neurons=num_neurons, num_units=num_units, num_output=num_output)
 

@@ -8,7 +8,8 @@ import numpy as np
 def as_neural(x, name: str = "neural") -> np.ndarray:
     """Return ``x`` as a finite float32 array of shape (T, N)."""
     if isinstance(x, (list, tuple)):
-        raise TypeError(f"{name} must be one array of shape (time, neurons), not a {type(x).__name__}.")
+        raise TypeError(f"{name} must be one array of shape (time, neurons), "
+                        f"not a {type(x).__name__}.")
     try:
         arr = np.asarray(x)
     except Exception as err:  # noqa: BLE001 - any conversion failure is the user's input

@@ -1,0 +1,84 @@
+"""Consistency across sessions: one multi-session CEBRA model, pairwise R² after alignment.
+
+The sessions watched the same movie (e.g. one animal recorded as calcium traces and as spike
+counts, or several animals). Each session gets its own encoder into a shared space, trained on
+the same movie labels; the consistency matrix then says how well each session's embedding is
+predicted, after a linear alignment, from another's (frame-by-frame, via the frame ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._decode_report import DecodeProgress
+
+
+@dataclass
+class ConsistencyResult:
+    names: list[str]
+    matrix: np.ndarray  # (S, S) R² of the linear map from session i to j
+    goodness_of_fit_bits: float
+    embeddings: list[np.ndarray] = field(repr=False)  # one (T_i, d) per session
+
+    def to_dict(self) -> dict:
+        return dict(names=list(self.names), matrix=self.matrix.tolist(),
+                    goodness_of_fit_bits=self.goodness_of_fit_bits)
+
+
+def consistency_steps(
+    neural: Sequence[np.ndarray], frame_ids: Sequence[np.ndarray], names: Sequence[str], *,
+    movie: np.ndarray | None = None, labels: str = "movie", cebra_params: Mapping | None = None,
+    progress_every: int = 50,
+) -> Generator[DecodeProgress, None, ConsistencyResult]:
+    """Train one multi-session CEBRA model on ``neural`` (a list) and measure its consistency.
+
+    Yields :class:`DecodeProgress`; returns a :class:`ConsistencyResult`.
+    """
+    from napari_cebra.analysis.metrics import consistency_matrix
+    from napari_cebra.engine.estimator import CEBRA
+
+    from .frame_decoding import DEFAULT_CEBRA, cebra_labels
+
+    if len(neural) < 2 or len(neural) != len(frame_ids) or len(names) != len(neural):
+        raise ValueError("consistency needs two or more sessions, each with frame ids and a "
+                         f"name; got {len(neural)} sessions, {len(frame_ids)} frame-id arrays "
+                         f"and {len(names)} names.")
+    if labels == "time":
+        raise ValueError("multi-session training aligns sessions through their labels; use "
+                         "labels 'movie' or 'phase', not 'time'.")
+    n_frames = None if movie is None else len(movie)
+    if n_frames is None:
+        n_frames = int(max(np.max(f) for f in frame_ids)) + 1
+    ys = [cebra_labels(labels, np.asarray(f), movie, n_frames) for f in frame_ids]
+    model = CEBRA(**{**DEFAULT_CEBRA, **dict(cebra_params or {})})
+    gen = model.fit_steps([np.asarray(x, np.float32) for x in neural], continuous=ys)
+    total = model.max_iterations
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration:
+            break
+        if step.step % progress_every == 0 or step.step == total:
+            yield DecodeProgress("train multi-session CEBRA", step.step, total,
+                                 f"multi-session CEBRA: step {step.step}/{total}", step.loss)
+    yield DecodeProgress("consistency", 0, 1, "consistency matrix")
+    embeddings = [model.transform(np.asarray(x, np.float32), session_id=i)
+                  for i, x in enumerate(neural)]
+    matrix = np.asarray(consistency_matrix(embeddings, labels=[np.asarray(f) for f in frame_ids],
+                                           n_bins=n_frames), np.float64)
+    return ConsistencyResult(names=list(names), matrix=matrix,
+                             goodness_of_fit_bits=float(model.goodness_of_fit_bits()),
+                             embeddings=embeddings)
+
+
+def measure_consistency(*args, **kwargs) -> ConsistencyResult:
+    """Run :func:`consistency_steps` to the end."""
+    gen = consistency_steps(*args, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
