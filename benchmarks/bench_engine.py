@@ -101,24 +101,30 @@ def speed_and_decoding(args) -> dict:
     return result
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM; unlike ru_maxrss it restarts at exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _memory_child(engine: str, path: str, rows: int, cols: int) -> None:
     """Run in a fresh process: embed a memory-mapped (rows, cols) file, print peak RSS."""
-    import resource
-
     x = np.memmap(path, dtype=np.float32, mode="r", shape=(rows, cols))
     rng = np.random.default_rng(0)
     small = rng.standard_normal((2000, cols)).astype(np.float32)
     make = ours if engine == "ours" else reference
     model = make(5)
     model.fit(small, np.cumsum(rng.standard_normal((2000, 1)), 0).astype(np.float32))
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _peak_rss_mb()
     start = time.perf_counter()
     emb = model.transform(x)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss_mb()
     print(json.dumps({"engine": engine, "rows": rows, "cols": cols, "shape": list(emb.shape),
                       "seconds": elapsed, "samples_per_s": rows / elapsed,
-                      "peak_rss_mb": peak / 1024, "rss_before_transform_mb": base / 1024}))
+                      "peak_rss_mb": peak, "peak_rss_before_transform_mb": base}))
 
 
 def memory(rows: int, cols: int, engines) -> list[dict]:

@@ -54,7 +54,7 @@ def embed_recording(encoder, neural, device: str, chunk_size: int | None = None,
             if pad_lo or pad_hi:
                 block = np.concatenate([np.repeat(block[:1], pad_lo, 0), block,
                                         np.repeat(block[-1:], pad_hi, 0)])
-            x = torch.from_numpy(block).to(device)[None]
-            out[start:stop] = encoder(x)[0].float().cpu().numpy()
+            x = torch.from_numpy(block).to(device)
+            out[start:stop] = encoder.embed_sequence(x).float().cpu().numpy()
             _release(neural)
     return out
