@@ -1,0 +1,106 @@
+"""``napari-cebra demo``: napari with the plugin's widgets docked and a sample session loaded.
+
+``--train-steps N --screenshot PATH`` trains N steps through the widget, moves the time
+slider, saves a screenshot of the whole window and exits (for docs and smoke tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SAMPLES = ("hippocampus", "calcium")
+DEMO_LABELS = {"hippocampus": ("position", "direction"), "calcium": ()}
+DEMO_COLOR = {"hippocampus": "position", "calcium": "time"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="open napari with the CEBRA widgets and a sample session, ready to train",
+        description="Open napari with 'Train CEBRA' and the embedding view docked and a "
+        "synthetic session loaded (generated offline in seconds). Press Train.",
+    )
+    p.add_argument("--sample", choices=SAMPLES, default="hippocampus",
+                   help="hippocampus: place cells + position/direction; calcium: a movie")
+    p.add_argument("--train-steps", type=int, default=None, metavar="N",
+                   help="train N steps right away; with --screenshot, exit when done")
+    p.add_argument("--screenshot", default=None, metavar="PATH",
+                   help="save a PNG of the window (after training, if asked) and exit")
+    p.add_argument("--frame", type=int, default=None, help="time frame to show")
+    p.add_argument("--color-by", default=None, help="embedding colour: time or a label")
+    p.add_argument("--widget-shots", default=None, metavar="DIR",
+                   help="with --screenshot: also save each docked widget as DIR/<name>.png")
+    p.add_argument("--size", default="1500x950", help="window size WxH (1500x950)")
+    p.set_defaults(func=handler)
+
+
+def setup(viewer, sample: str = "hippocampus"):
+    """Load ``sample`` into ``viewer`` and dock the widgets; returns (train widget, view)."""
+    from napari_cebra.gui._widget_utils import keep_triton_out
+
+    keep_triton_out()
+    layers = viewer.open_sample("napari-cebra", sample)
+    _, train = viewer.window.add_plugin_dock_widget("napari-cebra", "Train CEBRA")
+    _, view = viewer.window.add_plugin_dock_widget("napari-cebra", "CEBRA embedding",
+                                                   tabify=False)
+    source = next(layer for layer in layers if layer in train.trace_layers())
+    train.select_layer(source)
+    train.set_label_columns(DEMO_LABELS[sample])
+    return train, view
+
+
+def train_and_wait(train, steps: int, timeout_s: float = 600.0) -> bool:
+    """Train ``steps`` steps through the widget, pumping the event loop; True if it finished."""
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    train.iterations.setValue(steps)
+    train.start()
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout_s
+    while train.running and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    return not train.running and train.result is not None
+
+
+def handler(args: argparse.Namespace) -> int:
+    from napari_cebra.gui._widget_utils import keep_triton_out
+
+    keep_triton_out()  # before napari creates its OpenGL context
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.Viewer(title="napari-cebra demo")
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    viewer.window.resize(width, height)
+    train, view = setup(viewer, args.sample)
+    if args.train_steps:
+        if not train_and_wait(train, args.train_steps):
+            print("napari-cebra demo: training did not finish", file=sys.stderr)
+            return 1
+        view.color_box.setCurrentText(args.color_by or DEMO_COLOR[args.sample])
+    if args.frame is not None:
+        viewer.dims.set_current_step(0, args.frame)
+    if args.screenshot:
+        app = QApplication.instance()
+        for _ in range(20):  # let docks lay out and canvases draw
+            app.processEvents()
+        viewer.reset_view()
+        app.processEvents()
+        path = Path(args.screenshot)
+        viewer.screenshot(str(path), canvas_only=False)
+        print(f"screenshot: {path}", file=sys.stderr)
+        if args.widget_shots:
+            folder = Path(args.widget_shots)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, widget in (("train_widget", train), ("embedding_view", view)):
+                widget.grab().save(str(folder / f"{name}.png"))
+                print(f"screenshot: {folder / name}.png", file=sys.stderr)
+        viewer.close()
+        return 0
+    napari.run()
+    return 0

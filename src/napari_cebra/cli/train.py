@@ -1,0 +1,153 @@
+"""``napari-cebra train TRACES --labels POS.npy --out model.pt``: train CEBRA from the shell.
+
+Drives the same generator as the napari widget (:func:`napari_cebra.pipeline.train`), with a
+progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from napari_cebra.pipeline import TrainSettings
+
+_DEFAULTS = TrainSettings()
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a CEBRA model on a (time, neurons) matrix",
+        description="Train CEBRA on TRACES: a (time, neurons) .npy, or the traces.npz that "
+        "'napari-cebra extract' writes. No labels → CEBRA-Time; --labels/--discrete → "
+        "CEBRA-Behaviour (add --hybrid for both objectives).",
+    )
+    p.add_argument("traces", help="(time, neurons) .npy, or .npz with a trace set")
+    p.add_argument("--trace-set", default=None,
+                   help="array to use from an .npz (default: dff, else the first 2-D array)")
+    p.add_argument("--labels", action="append", default=[], metavar="FILE",
+                   help="continuous labels, (time,) or (time, d) .npy; repeatable")
+    p.add_argument("--discrete", action="append", default=[], metavar="FILE",
+                   help="discrete labels, (time,) integer .npy; repeatable")
+    p.add_argument("--hybrid", action="store_true", help="also train the time objective")
+    p.add_argument("--out", default=None, help="model file to write (.pt; never overwritten)")
+    p.add_argument("--embedding", default=None,
+                   help="also write the embedding with time and labels (.npy, .csv or .h5)")
+    p.add_argument("--model", default=_DEFAULTS.model_architecture,
+                   help=f"model architecture ({_DEFAULTS.model_architecture})")
+    p.add_argument("--output-dimension", type=int, default=_DEFAULTS.output_dimension)
+    p.add_argument("--hidden-units", type=int, default=_DEFAULTS.num_hidden_units)
+    p.add_argument("--iterations", type=int, default=_DEFAULTS.max_iterations)
+    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
+    p.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
+    p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
+    p.add_argument("--temperature-mode", choices=("constant", "auto"),
+                   default=_DEFAULTS.temperature_mode)
+    p.add_argument("--time-offset", type=int, default=_DEFAULTS.time_offsets)
+    p.add_argument("--test-fraction", type=float, default=0.0,
+                   help="fraction of the session, at its end, held out of training")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=handler)
+
+
+def load_traces(path: str | Path, trace_set: str | None = None):
+    """The (time, neurons) matrix of a .npy file, or one array of an .npz."""
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"traces file {path} does not exist.")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            names = [n for n in data.files if data[n].ndim == 2]
+            name = trace_set or ("dff" if "dff" in names else (names[0] if names else None))
+            if name not in data.files:
+                raise ValueError(f"{path.name} has no array {name!r}; it has "
+                                 f"{', '.join(names) or 'no 2-D arrays'}.")
+            return data[name]
+    return np.load(path, allow_pickle=False)
+
+
+def handler(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from napari_cebra import pipeline
+
+    if args.out and Path(args.out).exists():
+        raise FileExistsError(f"{args.out} exists; choose another --out.")
+    if args.embedding and Path(args.embedding).exists():
+        raise FileExistsError(f"{args.embedding} exists; choose another --embedding.")
+    traces = load_traces(args.traces, args.trace_set)
+    labels, kinds = {}, {}
+    for kind, files in (("continuous", args.labels), ("discrete", args.discrete)):
+        for file in files:
+            values = np.load(file, allow_pickle=False)
+            if kind == "continuous":
+                values = values.reshape(len(values), -1)
+                for j in range(values.shape[1]):
+                    name = Path(file).stem + (f"_{j}" if values.shape[1] > 1 else "")
+                    labels[name], kinds[name] = values[:, j].astype(np.float32), kind
+            else:
+                labels[Path(file).stem], kinds[Path(file).stem] = values, kind
+    settings = TrainSettings(
+        model_architecture=args.model, output_dimension=args.output_dimension,
+        num_hidden_units=args.hidden_units, max_iterations=args.iterations,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        temperature=args.temperature, temperature_mode=args.temperature_mode,
+        time_offsets=args.time_offset, hybrid=args.hybrid, device=args.device, seed=args.seed,
+        test_fraction=args.test_fraction)
+    job = pipeline.job_from_arrays(traces, settings, labels=labels, label_kinds=kinds,
+                                   label_columns=list(labels), source=Path(args.traces).name)
+    print(f"{job.mode} on {job.neural.shape[0]} frames × {job.neural.shape[1]} neurons",
+          file=sys.stderr)
+    bar = ProgressBar(settings.max_iterations)
+    try:
+        result = pipeline.run(pipeline.train(job), bar)
+    except pipeline.TrainingError as err:
+        raise ValueError(str(err)) from err
+    finally:
+        bar.close()
+    if args.out:
+        pipeline.save_model(result.model, args.out, settings, job.label_columns)
+        print(f"model: {args.out}", file=sys.stderr)
+    if args.embedding:
+        pipeline.save_embedding(args.embedding, result.embedding, result.time, result.labels)
+        print(f"embedding: {args.embedding}", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, width: int = 30, stream=None) -> None:
+        self.total, self.width = max(int(total), 1), width
+        self.stream = stream if stream is not None else sys.stderr
+        self.last = 0.0
+        self.event = None
+
+    def __call__(self, event) -> None:
+        self.event = event
+        now = time.monotonic()
+        if now - self.last >= 0.1 or event.stage != "fit" or event.step >= self.total:
+            self.last = now
+            self.draw()
+
+    def draw(self) -> None:
+        e = self.event
+        if e is None:
+            return
+        if e.stage != "fit":
+            self.stream.write("\rembedding every frame…" + " " * self.width)
+        else:
+            done = int(self.width * e.step / self.total)
+            self.stream.write(f"\r[{'#' * done}{'.' * (self.width - done)}] "
+                              f"{e.step}/{self.total} loss {e.loss:.4f}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.event is not None:
+            self.stream.write("\n")
+            self.stream.flush()

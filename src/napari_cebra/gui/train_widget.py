@@ -1,0 +1,574 @@
+"""The "Train CEBRA" dock widget: settings in, a worker thread, the embedding out.
+
+The science is :mod:`napari_cebra.pipeline`; this widget picks the inputs, wraps
+``pipeline.train`` in a napari ``thread_worker`` (progress in the Activity dock), draws the live
+loss and binds the result to the layer the run started from.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.layers import Layer
+from napari.qt.threading import thread_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QPointF, Qt, Signal
+from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_cebra import pipeline
+from napari_cebra.gui._widget_utils import keep_triton_out, leave_a_core_for_the_ui, same_layer
+from napari_cebra.pipeline import META_KEY, TrainSettings
+
+if TYPE_CHECKING:
+    import napari
+
+TEMPERATURE_MODES = {"fixed": "constant", "auto": "auto"}
+UI_INTERVAL_S = 0.1  # the worker reports progress at most this often
+
+
+class LossCurve(QWidget):
+    """The loss per step, repainted at most once per frame (Qt coalesces ``update()``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.losses: list[float] = []
+        self.total = 1
+        self.setMinimumHeight(90)
+
+    def reset(self, total: int) -> None:
+        self.losses, self.total = [], max(int(total), 1)
+        self.update()
+
+    def add(self, *losses: float) -> None:
+        self.losses.extend(float(v) for v in losses)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        w, h = self.width(), self.height()
+        painter.fillRect(0, 0, w, h, QColor(30, 30, 36))
+        painter.setPen(QColor(170, 170, 170))
+        if not self.losses:
+            painter.drawText(6, 16, "loss")
+            painter.end()
+            return
+        y = np.asarray(self.losses, dtype=np.float64)
+        finite = y[np.isfinite(y)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        span = hi - lo if hi > lo else 1.0
+        # At most one vertex per pixel column.
+        idx = np.unique(np.linspace(0, len(y) - 1, min(len(y), max(w, 2))).astype(int))
+        xs = 4 + (w - 8) * idx / max(self.total - 1, 1)
+        ys = (h - 18) - (h - 26) * (np.nan_to_num(y[idx], nan=hi) - lo) / span
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(255, 170, 60), 1.5))
+        painter.drawPolyline(QPolygonF([QPointF(a, b) for a, b in zip(xs, ys, strict=True)]))
+        painter.setPen(QColor(200, 200, 200))
+        painter.drawText(6, 14, f"loss {y[-1]:.4f}   step {len(y)}/{self.total}")
+        painter.drawText(6, h - 4, f"min {lo:.4f}  max {hi:.4f}")
+        painter.end()
+
+
+class TrainWidget(QWidget):
+    """Pick traces and labels, set CEBRA's parameters, train on a worker, save/load models."""
+
+    trained = Signal(object)  # pipeline.TrainingResult, after it is bound to its layer
+
+    def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        keep_triton_out()
+        leave_a_core_for_the_ui()
+        from napari_cebra.engine.device import available_devices
+        from napari_cebra.engine.models import available_models  # imports torch, once, here
+
+        self.viewer = napari_viewer
+        self.worker = None
+        self.model = None  # the last trained or loaded estimator
+        self.result: pipeline.TrainingResult | None = None
+        self._model_columns: tuple[str, ...] = ()
+        self._job_layer: Layer | None = None
+        self._gen = None
+        self._stop = threading.Event()
+        self._cancelled = False
+        self.pbar: progress | None = None
+
+        self.traces_box = QComboBox()
+        self.trace_set_box = QComboBox()
+        self.load_matrix_button = QPushButton("Load matrix…")
+        self.load_matrix_button.setToolTip("Load a (time, neurons) .npy file as a traces layer.")
+        self.labels_list = QListWidget()
+        self.labels_list.setMaximumHeight(80)
+        self.labels_list.setToolTip("No label ticked → CEBRA-Time; ticked → CEBRA-Behaviour.")
+        self.hybrid_box = QCheckBox("hybrid (time + labels)")
+        self.mode_label = QLabel()
+
+        self.model_box = QComboBox()
+        self.model_box.addItems(available_models())
+        self.model_box.setCurrentText(TrainSettings.model_architecture)
+        self.output_dim = _spin(1, 128, 3)
+        self.hidden_units = _spin(1, 1024, 32)
+        self.iterations = _spin(1, 1_000_000, 2000, step=500)
+        self.batch_size = _spin(2, 1_000_000, 512, step=128)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 1.0)
+        self.learning_rate.setSingleStep(1e-4)
+        self.learning_rate.setValue(3e-4)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setDecimals(2)
+        self.temperature.setRange(0.01, 100.0)
+        self.temperature.setValue(1.0)
+        self.temperature_mode = QComboBox()
+        self.temperature_mode.addItems(list(TEMPERATURE_MODES))
+        self.time_offset = _spin(1, 10_000, 10)
+        self.test_fraction = QDoubleSpinBox()
+        self.test_fraction.setRange(0.0, 0.9)
+        self.test_fraction.setSingleStep(0.05)
+        self.test_fraction.setToolTip("Fraction of the session, at its end, held out of training.")
+        self.device_box = QComboBox()
+        for key, name in available_devices():
+            self.device_box.addItem(name, key)
+        self.seed = _spin(-1, 2**31 - 1, 0)
+        self.seed.setSpecialValueText("random")
+
+        self.train_button = QPushButton("Train")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setEnabled(False)
+        self.load_button = QPushButton("Load model…")
+        self.embed_button = QPushButton("Embed")
+        self.embed_button.setEnabled(False)
+        self.embed_button.setToolTip("Embed the chosen traces with the trained/loaded model.")
+        self.loss_curve = LossCurve()
+        self.status = QLabel("Pick traces, then press Train.")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.traces_box, stretch=1)
+        source_row.addWidget(self.load_matrix_button)
+        form.addRow("Traces", source_row)
+        form.addRow("Trace set", self.trace_set_box)
+        form.addRow("Labels", self.labels_list)
+        form.addRow("", self.hybrid_box)
+        form.addRow("Mode", self.mode_label)
+        # CEBRA's parameters, two per row to keep the dock short.
+        params = QGridLayout()
+        temp_row = QHBoxLayout()
+        temp_row.addWidget(self.temperature)
+        temp_row.addWidget(self.temperature_mode)
+        cells = [("Model", self.model_box), ("Output dim", self.output_dim),
+                 ("Iterations", self.iterations), ("Hidden units", self.hidden_units),
+                 ("Learning rate", self.learning_rate), ("Batch size", self.batch_size),
+                 ("Temperature", temp_row), ("Time offset", self.time_offset),
+                 ("Test fraction", self.test_fraction), ("Seed", self.seed)]
+        for i, (label, field) in enumerate(cells):
+            row, col = divmod(i, 2)
+            params.addWidget(QLabel(label), row, 2 * col)
+            if isinstance(field, QHBoxLayout):
+                params.addLayout(field, row, 2 * col + 1)
+            else:
+                params.addWidget(field, row, 2 * col + 1)
+        params.addWidget(QLabel("Device"), len(cells) // 2, 0)
+        params.addWidget(self.device_box, len(cells) // 2, 1, 1, 3)
+        buttons = QGridLayout()
+        buttons.addWidget(self.train_button, 0, 0, 1, 2)
+        buttons.addWidget(self.cancel_button, 0, 2)
+        buttons.addWidget(self.save_button, 1, 0)
+        buttons.addWidget(self.load_button, 1, 1)
+        buttons.addWidget(self.embed_button, 1, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(params)
+        layout.addLayout(buttons)
+        layout.addWidget(self.loss_curve)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.traces_box.currentIndexChanged.connect(self._on_traces_changed)
+        self.labels_list.itemChanged.connect(lambda _: self._update_mode())
+        self.hybrid_box.toggled.connect(lambda _: self._update_mode())
+        self.temperature_mode.currentTextChanged.connect(
+            lambda text: self.temperature.setToolTip(
+                "starting value, learned" if text == "auto" else "fixed"))
+        self.train_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(self._save_dialog)
+        self.load_button.clicked.connect(self._load_dialog)
+        self.embed_button.clicked.connect(self.embed)
+        self.load_matrix_button.clicked.connect(self._load_matrix_dialog)
+        self.viewer.layers.events.inserted.connect(self.refresh_layers)
+        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        self.refresh_layers()
+        # torch's first optimiser imports ~3 s of modules; do it now, off the UI thread.
+        self.warm_up = _warm_up_torch()
+        self.warm_up.start()
+        self.destroyed.connect(self._stop.set)  # napari closed mid-run: stop at the next step
+
+    # ------------------------------------------------------------------ inputs
+    def trace_layers(self) -> list[Layer]:
+        return [layer for layer in self.viewer.layers
+                if isinstance(layer.metadata.get(META_KEY), dict)
+                and layer.metadata[META_KEY].get("traces") is not None]
+
+    def refresh_layers(self, event=None) -> None:
+        current = self.traces_box.currentText()
+        names = [layer.name for layer in self.trace_layers()]
+        self.traces_box.blockSignals(True)
+        self.traces_box.clear()
+        self.traces_box.addItems(names)
+        if current in names:
+            self.traces_box.setCurrentIndex(names.index(current))
+        self.traces_box.blockSignals(False)
+        self._on_traces_changed()
+
+    def selected_layer(self) -> Layer | None:
+        name = self.traces_box.currentText()
+        return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    def select_layer(self, layer: Layer | str) -> None:
+        name = layer if isinstance(layer, str) else layer.name
+        self.traces_box.setCurrentText(name)
+
+    def _on_traces_changed(self, *_) -> None:
+        layer = self.selected_layer()
+        meta = layer.metadata[META_KEY] if layer is not None else {}
+        self.trace_set_box.clear()
+        self.trace_set_box.addItem("traces")
+        self.trace_set_box.addItems(list(meta.get("trace_sets") or {}))
+        self.labels_list.blockSignals(True)
+        self.labels_list.clear()
+        for name, kind in pipeline.label_columns_of(meta).items():
+            item = QListWidgetItem(f"{name} ({kind})")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            declared = kind in pipeline.LABEL_KINDS
+            flags = Qt.ItemFlag.ItemIsUserCheckable
+            if declared:
+                flags |= Qt.ItemFlag.ItemIsEnabled
+            item.setFlags(flags)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.labels_list.addItem(item)
+        self.labels_list.blockSignals(False)
+        self._update_mode()
+
+    def label_columns(self) -> tuple[str, ...]:
+        items = (self.labels_list.item(i) for i in range(self.labels_list.count()))
+        return tuple(item.data(Qt.ItemDataRole.UserRole) for item in items
+                     if item.checkState() == Qt.CheckState.Checked)
+
+    def set_label_columns(self, columns) -> None:
+        wanted = set(columns)
+        for i in range(self.labels_list.count()):
+            item = self.labels_list.item(i)
+            checked = item.data(Qt.ItemDataRole.UserRole) in wanted
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def _update_mode(self) -> None:
+        has_labels = bool(self.label_columns())
+        self.hybrid_box.setEnabled(has_labels)
+        if not has_labels:
+            mode = "CEBRA-Time (no labels)"
+        elif self.hybrid_box.isChecked():
+            mode = "CEBRA-Hybrid: " + ", ".join(self.label_columns())
+        else:
+            mode = "CEBRA-Behaviour: " + ", ".join(self.label_columns())
+        self.mode_label.setText(mode)
+
+    def settings(self) -> TrainSettings:
+        """The settings shown in the widget (raises ValueError for bad combinations)."""
+        return TrainSettings(
+            model_architecture=self.model_box.currentText(),
+            output_dimension=self.output_dim.value(),
+            num_hidden_units=self.hidden_units.value(),
+            max_iterations=self.iterations.value(),
+            batch_size=self.batch_size.value(),
+            learning_rate=self.learning_rate.value(),
+            temperature=self.temperature.value(),
+            temperature_mode=TEMPERATURE_MODES[self.temperature_mode.currentText()],
+            time_offsets=self.time_offset.value(),
+            hybrid=self.hybrid_box.isChecked(),
+            device=self.device_box.currentData() or "auto",
+            seed=None if self.seed.value() < 0 else self.seed.value(),
+            test_fraction=self.test_fraction.value(),
+        )
+
+    def set_settings(self, settings: TrainSettings) -> None:
+        if self.model_box.findText(settings.model_architecture) >= 0:
+            self.model_box.setCurrentText(settings.model_architecture)
+        self.output_dim.setValue(settings.output_dimension)
+        self.hidden_units.setValue(settings.num_hidden_units)
+        self.iterations.setValue(settings.max_iterations)
+        self.batch_size.setValue(settings.batch_size)
+        self.learning_rate.setValue(settings.learning_rate)
+        self.temperature.setValue(settings.temperature)
+        mode = {v: k for k, v in TEMPERATURE_MODES.items()}.get(settings.temperature_mode, "fixed")
+        self.temperature_mode.setCurrentText(mode)
+        self.time_offset.setValue(settings.time_offsets)
+        self.test_fraction.setValue(settings.test_fraction)
+        self.hybrid_box.setChecked(settings.hybrid)
+        index = self.device_box.findData(settings.device)
+        self.device_box.setCurrentIndex(max(index, 0))
+        self.seed.setValue(-1 if settings.seed is None else int(settings.seed))
+
+    def build_job(self) -> tuple[Layer, pipeline.TrainingJob]:
+        layer = self.selected_layer()
+        if layer is None:
+            raise ValueError("No traces: open a sample (File ▸ Open Sample), extract traces, "
+                             "or load a (time, neurons) matrix.")
+        trace_set = self.trace_set_box.currentText()
+        job = pipeline.job_from_metadata(
+            layer.metadata[META_KEY], self.settings(), self.label_columns(),
+            trace_set=None if trace_set in ("", "traces") else trace_set, source=layer.name)
+        return layer, job
+
+    # ------------------------------------------------------------------ training
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self) -> None:
+        """Train on a worker thread; the result is bound to the layer chosen now."""
+        if self.running:
+            return
+        try:
+            layer, job = self.build_job()
+        except (ValueError, TypeError) as err:
+            show_error(str(err))
+            return
+        from napari_cebra.gui.embedding_view import EmbeddingView
+
+        EmbeddingView.for_viewer(self.viewer)  # its canvas is built now, not when results land
+        self._job_layer = layer
+        self._cancelled = False
+        self._gen = pipeline.train(job)
+        self._stop.clear()
+        self.loss_curve.reset(job.settings.max_iterations)
+        self.status.setText(f"Training {job.mode} on {layer.name!r}…")
+        self.pbar = progress(total=job.settings.max_iterations + 1,
+                             desc=f"CEBRA on {layer.name}")
+        worker = _drain(self._gen, self._stop)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._set_running(worker)
+        worker.start()
+
+    def cancel(self) -> None:
+        """Stop at the next step; the viewer stays as it was before the run."""
+        if self.worker is not None:
+            self._cancelled = True
+            self._stop.set()
+            self.status.setText("Cancelling…")
+            self.worker.quit()
+
+    def embed(self) -> None:
+        """Embed the chosen traces with the current model, on a worker."""
+        if self.running or self.model is None:
+            return
+        try:
+            layer, job = self.build_job()
+            job.label_columns = self._model_columns
+        except (ValueError, TypeError) as err:
+            show_error(str(err))
+            return
+        self._job_layer = layer
+        self._cancelled = False
+        self._gen = None
+        self._stop.clear()
+        self.status.setText(f"Embedding {layer.name!r}…")
+        self.pbar = progress(total=0, desc=f"embed {layer.name}")
+        worker = _embed_worker(job, self.model)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._set_running(worker)
+        worker.start()
+
+    def _set_running(self, worker) -> None:
+        self.worker = worker
+        busy = worker is not None
+        for button in (self.train_button, self.load_button, self.embed_button,
+                       self.save_button, self.load_matrix_button):
+            button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        if not busy:
+            self.save_button.setEnabled(self.model is not None)
+            self.embed_button.setEnabled(self.model is not None)
+
+    def _on_progress(self, batch: list[pipeline.Progress]) -> None:
+        if self.worker is None:
+            return
+        self.loss_curve.add(*(event.loss for event in batch if event.stage == "fit"))
+        if batch and batch[-1].stage == "embed":
+            self.status.setText("Embedding every frame…")
+        # Last: napari's progress bar processes events, so the result may land inside it.
+        if self.pbar is not None:
+            self.pbar.update(len(batch))
+
+    def _on_returned(self, result: pipeline.TrainingResult) -> None:
+        layer = self._job_layer
+        if self._cancelled or result is None:
+            return
+        if layer is None or not any(same_layer(layer, x) for x in self.viewer.layers):
+            show_error("The traces layer was removed during training; the result was dropped.")
+            return
+        self.model, self.result = result.model, result
+        self._model_columns = result.label_columns
+        layer.metadata[META_KEY]["embedding"] = result.as_metadata()
+        from napari_cebra.gui.embedding_view import EmbeddingView
+
+        EmbeddingView.for_viewer(self.viewer).show_source(layer)
+        loss = f", final loss {result.loss[-1]:.4f}" if result.loss else ""
+        self.status.setText(f"Embedding of {layer.name!r}: {result.embedding.shape[0]} frames × "
+                            f"{result.embedding.shape[1]} dims{loss}.")
+        self.trained.emit(result)
+
+    def _on_errored(self, err: Exception) -> None:
+        settings = self._safe_settings()
+        show_error(f"CEBRA training failed: {pipeline.explain_error(err, settings)}")
+        self.status.setText(f"Failed: {pipeline.explain_error(err, settings)}")
+
+    def _on_finished(self) -> None:
+        if self._cancelled:
+            if self._gen is not None:
+                self._gen.close()  # discards the run (engine contract)
+            self.status.setText("Cancelled; nothing was changed.")
+        self._gen = None
+        self._job_layer = None
+        if self.pbar is not None:
+            self.pbar.close()
+            self.pbar = None
+        self._set_running(None)
+
+    def _safe_settings(self) -> TrainSettings | None:
+        try:
+            return self.settings()
+        except ValueError:
+            return None
+
+    # ------------------------------------------------------------------ files
+    def save_model(self, path: str | Path) -> Path:
+        if self.model is None:
+            raise ValueError("No model yet: train or load one first.")
+        settings = self.result.settings if self.result is not None else self.settings()
+        return pipeline.save_model(self.model, path, settings, self._model_columns,
+                                   overwrite=True)
+
+    def load_model(self, path: str | Path) -> None:
+        model, settings, columns = pipeline.load_model(path)
+        self.model, self.result, self._model_columns = model, None, tuple(columns)
+        self.set_settings(settings)
+        self.set_label_columns(columns)
+        self._set_running(None)
+        self.status.setText(f"Loaded {Path(path).name}; press 'Embed' to use it.")
+
+    def load_matrix(self, path: str | Path) -> Layer:
+        """A (time, neurons) .npy matrix as a traces layer (CEBRA-Time until labels exist)."""
+        from napari_cebra.gui.sample_data import traces_layer
+
+        path = Path(path)
+        traces = np.load(path, allow_pickle=False)
+        if traces.ndim != 2:
+            raise ValueError(f"{path.name}: expected a (time, neurons) matrix, got {traces.shape}.")
+        data, kwargs, _ = traces_layer(traces, name=path.stem)
+        layer = self.viewer.add_image(data, **kwargs)
+        self.select_layer(layer)
+        return layer
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save CEBRA model", "cebra-model.pt",
+                                              "CEBRA model (*.pt)")
+        if path:
+            _report(self.save_model, path)
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load CEBRA model", "", "CEBRA model (*.pt)")
+        if path:
+            _report(self.load_model, path)
+
+    def _load_matrix_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load traces", "", "Traces (*.npy)")
+        if path:
+            _report(self.load_matrix, path)
+
+
+def _report(func, *args) -> Any:
+    try:
+        out = func(*args)
+    except (ValueError, TypeError, OSError, RuntimeError) as err:
+        show_error(str(err))
+        return None
+    show_info(f"{getattr(func, '__name__', 'done').replace('_', ' ')}: {args[0]}")
+    return out
+
+
+def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+@thread_worker(ignore_errors=True)
+def _warm_up_torch() -> None:
+    import torch
+
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+
+
+@thread_worker(ignore_errors=True)
+def _drain(gen, stop: threading.Event, interval: float = UI_INTERVAL_S):
+    """Run a pipeline generator on a worker, yielding its events in batches.
+
+    One batch per ``interval`` keeps the UI thread's share of the work (and of the GIL) small
+    however fast the steps are; ``stop`` being set yields at once, so a Cancel takes effect at
+    the next step. Cancelling leaves ``gen`` suspended, for the widget to close.
+    """
+    batch: list[pipeline.Progress] = []
+    last = time.monotonic()
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            if batch:
+                yield batch
+            return done.value
+        batch.append(event)
+        if stop.is_set() or event.stage != "fit" or time.monotonic() - last >= interval:
+            yield batch
+            batch, last = [], time.monotonic()
+        if stop.is_set():  # the worker was not told to quit (its widget is gone): end here
+            gen.close()
+            return None
+
+
+@thread_worker(ignore_errors=True)
+def _embed_worker(job: pipeline.TrainingJob, model):
+    try:
+        return pipeline.embed(job, model)
+    except RuntimeError as err:  # a RuntimeError would be swallowed by the worker
+        raise pipeline.TrainingError(pipeline.explain_error(err, job.settings)) from err

@@ -1,0 +1,41 @@
+"""``napari-cebra demo``: sample loaded, widgets docked, training and a screenshot."""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtGui import QImage
+
+from napari_cebra.cli import build_parser
+from napari_cebra.cli.demo import handler, setup, train_and_wait
+from napari_cebra.gui.embedding_view import EmbeddingView
+from napari_cebra.gui.train_widget import TrainWidget
+from napari_cebra.pipeline import META_KEY
+
+
+def test_demo_options_parse():
+    args = build_parser().parse_args(
+        ["demo", "--train-steps", "30", "--screenshot", "x.png", "--sample", "calcium"])
+    assert args.func is handler
+    assert (args.train_steps, args.screenshot, args.sample) == (30, "x.png", "calcium")
+
+
+def test_demo_is_ready_to_train_and_trains(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    train, view = setup(viewer, "hippocampus")
+    assert isinstance(train, TrainWidget) and isinstance(view, EmbeddingView)
+    assert set(viewer.window.dock_widgets.values()) >= {train, view}
+    assert train.selected_layer().unique_id == viewer.layers[0].unique_id  # via napari's proxy
+    assert train.label_columns() == ("position", "direction")
+    assert train.train_button.isEnabled()
+    train.batch_size.setValue(128)
+    train.hidden_units.setValue(16)
+    assert train_and_wait(train, 20)
+    assert EmbeddingView.for_viewer(viewer) is view  # the docked view shows the result
+    assert view.points is not None
+    assert viewer.layers[0].metadata[META_KEY]["embedding"]["embedding"].shape == (10_000, 3)
+    viewer.dims.set_current_step(0, 1234)
+    np.testing.assert_allclose(view.cursor.data[0], view._coords[1234])
+    path = tmp_path / "shot.png"
+    viewer.screenshot(str(path), canvas_only=False)
+    image = QImage(str(path))
+    assert image.width() > 300 and image.height() > 300
