@@ -1,0 +1,81 @@
+"""``napari-cebra extract STACK --fs 30 --out DIR``: suite2p on a stack, from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "extract",
+        help="run suite2p on a calcium-imaging stack (ROIs, traces, dF/F)",
+        description="Run suite2p (registration, detection, extraction, deconvolution, "
+        "classification) on STACK and write its outputs plus traces.npz (dF/F and friends, "
+        "T × N) into a new output folder.",
+    )
+    p.add_argument("stack", nargs="+", help="TIFF/.npy/.zarr stack, a folder of TIFFs, or files")
+    p.add_argument("--fs", type=float, required=True, help="frame rate in Hz")
+    p.add_argument("--tau", type=float, default=1.0, help="indicator decay time in s (1.0)")
+    p.add_argument("--diameter", type=float, default=12.0, help="cell diameter in px (12)")
+    p.add_argument(
+        "--registration", choices=("none", "rigid", "nonrigid"), default="rigid",
+        help="motion correction (rigid)",
+    )
+    p.add_argument("--detection", choices=("sparsery", "sourcery"), default="sparsery")
+    p.add_argument("--out", default=None, help="output folder (default: a fresh one)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace suite2p results already in --out"
+    )
+    p.add_argument("--neuropil-coefficient", type=float, default=0.7)
+    p.add_argument(
+        "--baseline", choices=("maximin", "percentile", "constant"), default="maximin",
+        help="dF/F baseline method (maximin)",
+    )
+    p.add_argument("--baseline-window", type=float, default=60.0, help="baseline window, s")
+    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+    p.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from napari_cebra.imaging import BaselineParams, drain, extract_steps
+
+    source = args.stack[0] if len(args.stack) == 1 else args.stack
+    last = {"stage": None}
+
+    def report(event) -> None:
+        if event.stage != last["stage"] or event.stage == "binary":
+            print(f"[{event.fraction:4.0%}] {event.stage}: {event.message}", file=sys.stderr)
+            last["stage"] = event.stage
+
+    baseline = BaselineParams(
+        neuropil_coefficient=args.neuropil_coefficient,
+        method=args.baseline,
+        window_s=args.baseline_window,
+    )
+    session = drain(
+        extract_steps(
+            source,
+            fs=args.fs,
+            tau=args.tau,
+            diameter=args.diameter,
+            registration=args.registration,
+            detection=args.detection,
+            out_dir=args.out,
+            overwrite=args.overwrite,
+            baseline=baseline,
+            torch_device=args.device,
+        ),
+        report,
+    )
+    plane = Path(session.suite2p.plane_dir)
+    np.savez(plane / "traces.npz", fs=session.fs, **session.trace_sets)
+    n_cells = int(session.suite2p.iscell[:, 0].sum()) if session.suite2p.n_rois else 0
+    print(
+        f"{session.suite2p.n_rois} ROIs ({n_cells} cells), {session.n_frames} frames → {plane}"
+    )
+    return 0

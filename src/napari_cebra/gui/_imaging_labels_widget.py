@@ -1,0 +1,158 @@
+""""Attach labels" dock widget: behaviour / stimulus labels onto a traces layer.
+
+Load a CSV/NPY, declare each column (continuous, discrete, time, or ignore), give the labels'
+rate if they were sampled differently; the labels are resampled onto the imaging frames and
+stored in the layer's ``metadata["napari_cebra"]["labels"/"label_kinds"]`` for training.
+"""
+
+from __future__ import annotations
+
+import napari
+from napari.layers import Layer
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
+from napari_cebra.pipeline import META_KEY
+
+ROLES = ("ignore", "continuous", "discrete", "time (s)")
+
+
+class LabelsWidget(QWidget):
+    """Declare and attach labels to the traces of one layer."""
+
+    def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.columns: dict = {}
+
+        self.layer_box = QComboBox()
+        self.file_edit = QLineEdit()
+        self.file_edit.setPlaceholderText("labels .csv or .npy")
+        self.file_button = QPushButton("Browse…")
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["column", "kind"])
+        self.table.setMaximumHeight(160)
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0.0, 100_000.0)
+        self.rate.setDecimals(3)
+        self.rate.setSpecialValueText("one row per frame")
+        self.attach_button = QPushButton("Attach labels")
+        self.status = QLabel("Load a labels file, declare its columns, attach.")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Traces layer", self.layer_box)
+        row = QHBoxLayout()
+        row.addWidget(self.file_edit, stretch=1)
+        row.addWidget(self.file_button)
+        form.addRow("Labels file", row)
+        form.addRow("Labels rate (Hz)", self.rate)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table)
+        layout.addWidget(self.attach_button)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.file_button.clicked.connect(self._browse)
+        self.file_edit.editingFinished.connect(lambda: self.load_file(self.file_edit.text()))
+        self.attach_button.clicked.connect(self.attach)
+        self.viewer.layers.events.inserted.connect(self.refresh_layers)
+        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        self.refresh_layers()
+
+    def trace_layers(self) -> list[Layer]:
+        return [
+            layer for layer in self.viewer.layers
+            if isinstance(layer.metadata.get(META_KEY), dict)
+            and layer.metadata[META_KEY].get("traces") is not None
+        ]
+
+    def refresh_layers(self, event=None) -> None:
+        current = self.layer_box.currentText()
+        self.layer_box.clear()
+        self.layer_box.addItems([layer.name for layer in self.trace_layers()])
+        if current:
+            self.layer_box.setCurrentText(current)
+
+    def load_file(self, path: str) -> bool:
+        """Read the file's columns into the table (all "ignore" until declared)."""
+        if not path:
+            return False
+        try:
+            self.columns = read_label_table(path)
+        except (ValueError, TypeError, FileNotFoundError, OSError) as err:
+            show_error(str(err))
+            self.status.setText(f"Not loaded: {err}")
+            return False
+        self.file_edit.setText(str(path))
+        self.table.setRowCount(len(self.columns))
+        for i, name in enumerate(self.columns):
+            self.table.setItem(i, 0, QTableWidgetItem(name))
+            box = QComboBox()
+            box.addItems(list(ROLES))
+            self.table.setCellWidget(i, 1, box)
+        n = len(next(iter(self.columns.values())))
+        self.status.setText(f"{len(self.columns)} columns × {n} rows; declare the kinds.")
+        return True
+
+    def set_kind(self, column: str, role: str) -> None:
+        for i in range(self.table.rowCount()):
+            if self.table.item(i, 0).text() == column:
+                self.table.cellWidget(i, 1).setCurrentText(role)
+                return
+        raise KeyError(column)
+
+    def declared(self) -> tuple[dict[str, str], str | None]:
+        kinds, time_column = {}, None
+        for i in range(self.table.rowCount()):
+            name, role = self.table.item(i, 0).text(), self.table.cellWidget(i, 1).currentText()
+            if role.startswith("time"):
+                time_column = name
+            elif role != "ignore":
+                kinds[name] = role
+        return kinds, time_column
+
+    def attach(self) -> None:
+        """Resample the declared columns onto the layer's frames and store them on it."""
+        name = self.layer_box.currentText()
+        if name not in self.viewer.layers:
+            show_error("No traces layer: extract traces or open a suite2p folder first.")
+            return
+        layer = self.viewer.layers[name]
+        meta = layer.metadata[META_KEY]
+        n_frames = int(meta["traces"].shape[0])
+        kinds, time_column = self.declared()
+        try:
+            labels = make_label_set(
+                self.columns, kinds, time_column=time_column, fs=self.rate.value() or None
+            )
+            labels = align_labels(labels, n_frames, fs=meta.get("fs"))
+        except (ValueError, TypeError) as err:
+            show_error(f"Labels not attached: {err}")
+            self.status.setText(f"Not attached: {err}")
+            return
+        meta.setdefault("labels", {}).update(labels.columns)
+        meta.setdefault("label_kinds", {}).update(labels.kinds)
+        self.status.setText(f"Attached {', '.join(labels.kinds)} to {name!r} ({n_frames} frames).")
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Labels", "", "Labels (*.csv *.npy *.tsv);;All files (*)"
+        )
+        if path:
+            self.load_file(path)

@@ -1,0 +1,141 @@
+"""npe2 readers: suite2p output folders, T × N trace matrices (.npy/.csv), lazy stacks.
+
+Each ``get_*_reader(path)`` returns a function that makes layer data, or ``None`` when the path
+is not its kind (napari then tries other readers).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from napari_cebra.imaging.stacks import TIFF_SUFFIXES, open_stack
+from napari_cebra.imaging.suite2p_read import is_suite2p_folder, plane_dirs
+
+from ._imaging_layers import LayerData, session_layers, stack_layer
+
+Reader = Callable[[str | list[str]], list[LayerData]]
+
+
+def _single(path) -> Path | None:
+    if isinstance(path, (list, tuple)):
+        return Path(path[0]) if len(path) == 1 else None
+    return Path(path)
+
+
+def _folder_name(folder: Path) -> str:
+    parts = [p for p in folder.resolve().parts if p != "suite2p" and not p.startswith("plane")]
+    return parts[-1] if parts else "suite2p"
+
+
+# ---------------------------------------------------------------- suite2p folders
+
+
+def get_suite2p_reader(path: str | list[str]) -> Reader | None:
+    p = _single(path)
+    if p is None or not p.is_dir() or not is_suite2p_folder(p):
+        return None
+    return read_suite2p_folder
+
+
+def read_suite2p_folder(path: str | list[str]) -> list[LayerData]:
+    """Per plane: mean image, registered movie (if kept) and the ROI layer with the traces."""
+    from napari_cebra.imaging.session import load_session
+
+    folder = _single(path)
+    planes = plane_dirs(folder) or [folder]  # no plane: load_session says what is missing
+    name = _folder_name(folder)
+    layers: list[LayerData] = []
+    for plane in planes:
+        label = name if len(planes) == 1 else f"{name} {plane.name}"
+        layers += session_layers(load_session(plane), label)
+    return layers
+
+
+# ---------------------------------------------------------------- trace matrices
+
+
+def _load_matrix(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, allow_pickle=False)
+    else:
+        with open(path) as fh:
+            first = fh.readline()
+        has_header = any(c.isalpha() and c not in "eE" for c in first.replace("nan", ""))
+        try:
+            arr = np.loadtxt(path, delimiter=",", skiprows=int(has_header), ndmin=2)
+        except ValueError as err:
+            raise ValueError(
+                f"{path}: not a numeric T × N matrix ({err}); save one row per frame, one "
+                "column per neuron"
+            ) from err
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(
+            f"{path}: traces must be a non-empty 2-D matrix (frames × neurons), got shape "
+            f"{arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{path}: traces have type {arr.dtype}; save them as numbers")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{path}: traces contain NaN or inf values; fill or drop them first")
+    return arr.astype(np.float32)
+
+
+def get_traces_reader(path: str | list[str]) -> Reader | None:
+    p = _single(path)
+    if p is None or not p.is_file():
+        return None
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return read_traces
+    if suffix == ".npy":
+        try:
+            shape = np.load(p, mmap_mode="r").shape
+        except (ValueError, OSError):
+            return None
+        return read_traces if len(shape) == 2 else None
+    return None
+
+
+def read_traces(path: str | list[str]) -> list[LayerData]:
+    """A T × N matrix as a traces layer (one pixel per neuron, a frame per time point)."""
+    from .sample_data import traces_layer
+
+    p = _single(path)
+    traces = _load_matrix(p)
+    return [traces_layer(traces, name=f"{p.stem} traces", source_file=str(p))]
+
+
+# ---------------------------------------------------------------- stacks
+
+
+def get_stack_reader(path: str | list[str]) -> Reader | None:
+    paths = [Path(p) for p in (path if isinstance(path, (list, tuple)) else [path])]
+    if len(paths) > 1:
+        ok = all(p.suffix.lower() in TIFF_SUFFIXES for p in paths)
+        return read_stack if ok else None
+    p = paths[0]
+    if p.is_dir():
+        has_tiffs = any(c.suffix.lower() in TIFF_SUFFIXES for c in p.iterdir())
+        return read_stack if has_tiffs and not is_suite2p_folder(p) else None
+    if p.suffix.lower() in TIFF_SUFFIXES:
+        return read_stack
+    if p.suffix.lower() == ".npy":
+        try:
+            ndim = len(np.load(p, mmap_mode="r").shape)
+        except (ValueError, OSError):
+            return None
+        return read_stack if ndim == 3 else None
+    return None
+
+
+def read_stack(path: str | list[str]) -> list[LayerData]:
+    """Open lazily (memmap / dask): only metadata and a few frames are read."""
+    source = path if isinstance(path, (list, tuple)) and len(path) > 1 else _single(path)
+    stack = open_stack(source)
+    first = Path(source[0] if isinstance(source, (list, tuple)) else source)
+    name = first.name if first.is_dir() else first.stem
+    return [stack_layer(stack, name, colormap="gray", metadata={"source_path": os.fspath(first)})]

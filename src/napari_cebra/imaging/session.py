@@ -1,0 +1,161 @@
+"""An imaging session: suite2p results as (T, N) trace sets plus labels, ready for training.
+
+``extract_steps`` is the one generator that the Python API, the CLI and the napari widget drive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .labels import LabelSet
+from .stacks import PathLike
+from .suite2p_read import Suite2pOutput, read_suite2p, roi_label_image, roi_table
+from .suite2p_run import ExtractParams, ExtractProgress, run_suite2p_steps
+from .traces import delta_f_over_f
+
+
+@dataclass
+class BaselineParams:
+    """How dF/F is computed from F and Fneu."""
+
+    neuropil_coefficient: float = 0.7
+    method: str = "maximin"
+    window_s: float = 60.0
+    percentile: float = 8.0
+
+
+@dataclass
+class ImagingSession:
+    """Traces of one plane as (T, N) float32 sets ("F", "Fneu", "spks", "dff"), its ROIs and
+    any labels attached for training."""
+
+    suite2p: Suite2pOutput
+    trace_sets: dict[str, np.ndarray]
+    fs: float | None
+    baseline: BaselineParams = field(default_factory=BaselineParams)
+    labels: LabelSet | None = None
+
+    @property
+    def traces(self) -> np.ndarray:
+        """The default training matrix: dF/F (T, N)."""
+        return self.trace_sets["dff"]
+
+    @property
+    def n_frames(self) -> int:
+        return self.suite2p.n_frames
+
+    @property
+    def roi_labels(self) -> np.ndarray:
+        return roi_label_image(self.suite2p.stat, self.suite2p.shape)
+
+    @property
+    def roi_features(self) -> dict[str, np.ndarray]:
+        return roi_table(self.suite2p.stat, self.suite2p.iscell)
+
+    def attach_labels(self, labels: LabelSet) -> None:
+        """Attach labels already on the imaging time base (see ``labels.align_labels``)."""
+        labels.check_length(self.n_frames)
+        self.labels = labels
+
+    def layer_metadata(self, time_axis: int = 0) -> dict:
+        """``layer.metadata["napari_cebra"]`` as docs/CONTRACTS.md defines it."""
+        return {
+            "traces": self.traces,
+            "trace_sets": dict(self.trace_sets),
+            "fs": self.fs,
+            "labels": dict(self.labels.columns) if self.labels else {},
+            "label_kinds": dict(self.labels.kinds) if self.labels else {},
+            "time_axis": int(time_axis),
+            "suite2p_dir": str(self.suite2p.plane_dir),
+            "neuropil_coefficient": self.baseline.neuropil_coefficient,
+        }
+
+
+def dff_from_sets(
+    trace_sets: dict[str, np.ndarray], fs: float | None, baseline: BaselineParams
+) -> np.ndarray:
+    """dF/F (T, N) float32 from a session's "F" (and "Fneu") trace sets, both (T, N)."""
+    F = np.asarray(trace_sets["F"], dtype=np.float64).T
+    if F.shape[0] == 0:
+        return np.zeros((F.shape[1], 0), np.float32)
+    Fneu = trace_sets.get("Fneu")
+    return delta_f_over_f(
+        F,
+        None if Fneu is None else np.asarray(Fneu, dtype=np.float64).T,
+        neuropil_coefficient=baseline.neuropil_coefficient,
+        method=baseline.method if fs else "constant",
+        fs=fs,
+        window_s=baseline.window_s,
+        percentile=baseline.percentile,
+    ).T.copy()
+
+
+def session_from_output(
+    output: Suite2pOutput, baseline: BaselineParams | None = None, fs: float | None = None
+) -> ImagingSession:
+    baseline = baseline or BaselineParams()
+    fs = fs if fs is not None else output.fs
+    sets = {"F": output.F.T.copy()}
+    if output.Fneu is not None:
+        sets["Fneu"] = output.Fneu.T.copy()
+    if output.spks is not None:
+        sets["spks"] = output.spks.T.copy()
+    sets["dff"] = dff_from_sets(sets, fs, baseline)
+    sets = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sets.items()}
+    return ImagingSession(suite2p=output, trace_sets=sets, fs=fs, baseline=baseline)
+
+
+def load_session(
+    folder: PathLike, plane: int = 0, baseline: BaselineParams | None = None
+) -> ImagingSession:
+    """Open an existing suite2p output folder as a session (no re-run)."""
+    return session_from_output(read_suite2p(folder, plane), baseline)
+
+
+def extract_steps(
+    source,
+    *,
+    fs: float,
+    tau: float = 1.0,
+    diameter: float = 12.0,
+    registration: str = "rigid",
+    out_dir: PathLike | None = None,
+    overwrite: bool = False,
+    baseline: BaselineParams | None = None,
+    **extra,
+) -> Generator[ExtractProgress, None, ImagingSession]:
+    """Run suite2p on ``source`` and build the session; yields progress, returns the session.
+
+    ``extra`` goes to :class:`ExtractParams` (``detection``, ``torch_device``, ``overrides`` …).
+    """
+    baseline = baseline or BaselineParams()
+    params = ExtractParams(
+        fs=fs,
+        tau=tau,
+        diameter=diameter,
+        registration=registration,
+        neuropil_coefficient=baseline.neuropil_coefficient,
+        **extra,
+    )
+    plane_dir: Path = yield from run_suite2p_steps(source, params, out_dir, overwrite=overwrite)
+    return session_from_output(read_suite2p(plane_dir), baseline, fs=fs)
+
+
+def drain(gen: Generator, on_progress=None):
+    """Run a progress generator to the end; returns its result."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(event)
+
+
+def extract(source, *, fs: float, on_progress=None, **kwargs) -> ImagingSession:
+    """``extract_steps`` run to the end (for scripts): suite2p on ``source`` → session."""
+    return drain(extract_steps(source, fs=fs, **kwargs), on_progress)

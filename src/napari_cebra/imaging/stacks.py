@@ -1,0 +1,163 @@
+"""Open imaging stacks lazily: nothing is read until a frame is asked for.
+
+A single contiguous TIFF (what most writers and ``tifffile`` produce) is memory-mapped; other
+TIFFs (compressed, tiled, ScanImage pages with gaps) go through tifffile's zarr store wrapped in
+dask; a multi-file series (``file_00001.tif``, ``file_00002.tif`` …) is the concatenation of the
+lazily opened files; ``.npy`` files are memory-mapped; ``.zarr`` stores are opened with dask.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+STACK_SUFFIXES = (*TIFF_SUFFIXES, ".npy", ".zarr")
+PathLike = str | os.PathLike
+
+
+def natural_key(path: PathLike) -> list:
+    """Sort key that puts ``f_2.tif`` before ``f_10.tif``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+def validate_stack(stack, name: str = "stack") -> None:
+    """Raise a clear error unless ``stack`` is a non-empty (T, Y, X) numeric movie."""
+    shape = tuple(getattr(stack, "shape", ()))
+    dtype = np.dtype(getattr(stack, "dtype", object))
+    if len(shape) != 3:
+        hint = " (a single image, not a movie)" if len(shape) == 2 else ""
+        raise ValueError(
+            f"{name}: expected a movie of shape (frames, height, width), got shape {shape}{hint}; "
+            "pass a time series of 2-D frames (a multi-page TIFF or a 3-D array)"
+        )
+    if min(shape) == 0:
+        raise ValueError(f"{name}: the stack is empty (shape {shape}); it needs frames to analyse")
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise TypeError(
+            f"{name}: pixel type {dtype} is not a number type; convert it to an integer or "
+            "float image (e.g. uint16 or float32)"
+        )
+
+
+def _tiff_error(path: Path, err: Exception) -> ValueError:
+    return ValueError(
+        f"{path}: cannot read this TIFF ({type(err).__name__}: {err}); the file may be "
+        "truncated or corrupt — re-export or re-copy it"
+    )
+
+
+def _open_tiff(path: Path):
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, dtype = tuple(series.shape), series.dtype
+            offset = series.dataoffset  # None unless the data are contiguous and uncompressed
+            n_pages = len(tif.pages)
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise _tiff_error(path, err) from err
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if offset is not None and offset + nbytes > path.stat().st_size:
+        raise ValueError(
+            f"{path}: the TIFF is truncated (it declares {nbytes} bytes of pixels from byte "
+            f"{offset}, the file has {path.stat().st_size}); re-export or re-copy it"
+        )
+    if offset is not None:
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+    import dask.array as da
+    import zarr
+
+    try:
+        store = tifffile.imread(path, aszarr=True)
+        arr = da.from_zarr(zarr.open(store, mode="r"))
+    except Exception as err:
+        raise _tiff_error(path, err) from err
+    if arr.ndim == 3 and arr.shape[0] > n_pages:
+        raise _tiff_error(path, ValueError("fewer pages than declared"))
+    return arr
+
+
+def _open_one(path: Path):
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES:
+        return _open_tiff(path)
+    if suffix == ".npy":
+        try:
+            return np.load(path, mmap_mode="r")
+        except ValueError as err:
+            raise ValueError(f"{path}: cannot read this .npy file ({err}); re-save it") from err
+    if suffix == ".zarr":
+        import dask.array as da
+
+        return da.from_zarr(str(path))
+    raise ValueError(
+        f"{path}: unsupported stack format {suffix!r}; use a TIFF, .npy or .zarr movie"
+    )
+
+
+def series_files(path: PathLike) -> list[Path]:
+    """The TIFF files of a folder (a multi-file series) in natural order."""
+    folder = Path(path)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in TIFF_SUFFIXES]
+    if not files:
+        raise FileNotFoundError(f"{folder}: no TIFF files in this folder; point at a stack file")
+    return sorted(files, key=natural_key)
+
+
+def open_stack(source: PathLike | Sequence[PathLike], name: str | None = None):
+    """Open a movie lazily as a (T, Y, X) array-like (numpy memmap or dask array).
+
+    ``source`` is a TIFF/.npy/.zarr file, a folder of TIFFs, or a list of files forming one
+    series (concatenated along time in natural filename order). Only metadata is read here.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        is_series = path.is_dir() and path.suffix.lower() != ".zarr"
+        paths = series_files(path) if is_series else [path]
+    else:
+        paths = sorted((Path(p) for p in source), key=natural_key)
+        if not paths:
+            raise ValueError("open_stack: the list of files is empty")
+        for p in paths:
+            if not p.exists():
+                raise FileNotFoundError(f"{p}: no such file")
+    parts = [_open_one(p) for p in paths]
+    if len(parts) > 1:  # a series of single-frame files is a movie
+        parts = [p[None] if p.ndim == 2 else p for p in parts]
+    label = name or str(paths[0] if len(paths) == 1 else paths[0].parent)
+    for part, p in zip(parts, paths, strict=True):
+        validate_stack(part, str(p))
+    if len(parts) == 1:
+        return parts[0]
+    shapes = {tuple(p.shape[1:]) for p in parts}
+    dtypes = {np.dtype(p.dtype) for p in parts}
+    if len(shapes) > 1 or len(dtypes) > 1:
+        raise ValueError(
+            f"{label}: the files of this series differ in frame size or pixel type "
+            f"({sorted(shapes)}, {sorted(map(str, dtypes))}); a series must share both"
+        )
+    import dask.array as da
+
+    chunks = [
+        p if isinstance(p, da.Array) else da.from_array(p, chunks=(64, *p.shape[1:]))
+        for p in parts
+    ]
+    return da.concatenate(chunks, axis=0)
+
+
+def iter_frames(stack, batch: int = 500):
+    """Yield (start, frames as ndarray) batches of a lazy stack, reading only one batch at once."""
+    n = int(stack.shape[0])
+    for start in range(0, n, batch):
+        block = stack[start : start + batch]
+        if hasattr(block, "compute"):
+            block = block.compute()
+        yield start, np.asarray(block)
