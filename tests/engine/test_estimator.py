@@ -76,6 +76,15 @@ def test_discrete_hybrid_and_learned_temperature_train(small_session, tiny_model
     assert auto.temperature_().item() >= 0.2
 
 
+def test_independent_negatives_match_the_reference_sampling(small_session, tiny_model_kwargs):
+    model = CEBRA(**tiny_model_kwargs, negatives="independent")
+    model.fit(small_session.neural, small_session.behaviour)
+    assert model.num_negatives_ == 64
+    assert CEBRA(**tiny_model_kwargs).fit(small_session.neural).num_negatives_ == 63
+    with pytest.raises(ValueError, match="negatives"):
+        CEBRA(**tiny_model_kwargs, negatives="hard").fit(small_session.neural)
+
+
 def test_multi_session_shares_one_embedding_space(small_session, tiny_model_kwargs):
     other = small_session.neural[:, ::-1].copy()  # same animal, neurons in another order
     model = CEBRA(**tiny_model_kwargs).fit(

@@ -33,6 +33,17 @@ def test_loss_equals_the_formula(distance, tau):
     assert loss.item() == pytest.approx(align.item() + uniform.item(), rel=1e-9)
 
 
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_batch_negatives_are_the_other_references(distance):
+    rng = np.random.default_rng(1)
+    ref, pos = rng.standard_normal((12, 3)), rng.standard_normal((12, 3))
+    loss, _, _ = infonce(torch.tensor(ref), torch.tensor(pos), None, 0.5, distance)
+    expected = np.mean([
+        direct_infonce(ref[i:i + 1], pos[i:i + 1], np.delete(ref, i, axis=0), 0.5, distance)
+        for i in range(12)])
+    assert loss.item() == pytest.approx(expected, rel=1e-9)
+
+
 def test_loss_is_stable_where_exp_overflows():
     ref = torch.ones(4, 2) * 30.0
     loss, _, _ = infonce(ref, ref, ref, 0.01, "euclidean")

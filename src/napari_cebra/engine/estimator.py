@@ -16,10 +16,12 @@ from .solver import TrainingStep
 
 __all__ = ["CEBRA", "TrainingStep"]
 
+NEGATIVES = ("batch", "independent")
+
 _PARAMS = ("model_architecture", "batch_size", "output_dimension", "num_hidden_units",
            "learning_rate", "temperature", "temperature_mode", "min_temperature",
            "time_offsets", "conditional", "delta", "prior", "max_iterations", "distance",
-           "hybrid", "device", "seed")
+           "hybrid", "device", "seed", "negatives")
 
 
 class CEBRA:
@@ -37,7 +39,8 @@ class CEBRA:
                  temperature_mode: str = "constant", min_temperature: float = 0.1,
                  time_offsets: int = 10, conditional: str = "time_delta", delta: float = 0.1,
                  prior: str = "empirical", max_iterations: int = 5000, distance: str = "cosine",
-                 hybrid: bool = False, device: str = "auto", seed: int | None = None):
+                 hybrid: bool = False, device: str = "auto", seed: int | None = None,
+                 negatives: str = "batch"):
         self.model_architecture = model_architecture
         self.batch_size = batch_size
         self.output_dimension = output_dimension
@@ -55,6 +58,7 @@ class CEBRA:
         self.hybrid = hybrid
         self.device = device
         self.seed = seed
+        self.negatives = negatives
         self.is_fitted_ = False
         self.loss_history_: list[float] = []
 
@@ -85,6 +89,9 @@ class CEBRA:
                              f"{', '.join(CONDITIONALS)}.")
         if self.prior not in PRIORS:
             raise ValueError(f"prior={self.prior!r} is unknown; use one of {', '.join(PRIORS)}.")
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"negatives={self.negatives!r} is unknown; use 'batch' (the other "
+                             "references of the batch) or 'independent' (separate draws).")
         if self.distance not in DISTANCES:
             raise ValueError(f"distance={self.distance!r} is unknown; use one of "
                              f"{', '.join(DISTANCES)}.")
@@ -214,7 +221,8 @@ class CEBRA:
         except torch.cuda.OutOfMemoryError as err:
             raise MemoryError(_OOM_HINT.format(device=device)) from err
         solver = Solver(solver_sessions, temperature, self.distance, batch, self.learning_rate,
-                        self.hybrid, max(1, math.ceil(self.output_dimension / 2)), rng)
+                        self.hybrid, max(1, math.ceil(self.output_dimension / 2)), rng,
+                        shared_negatives=self.negatives == "batch")
         history: list[float] = []
         try:
             for step in solver.steps(self.max_iterations):
@@ -229,10 +237,12 @@ class CEBRA:
         except torch.cuda.OutOfMemoryError as err:
             raise MemoryError(_OOM_HINT.format(device=device)) from err
         # Only a run that got here (or was stopped through ``stop``) replaces the model.
-        self._commit(encoders, temperature, history, sessions, multi, device, seed, batch)
+        self._commit(encoders, temperature, history, sessions, multi, device, seed, batch,
+                     solver.num_negatives)
         return self
 
-    def _commit(self, encoders, temperature, history, sessions, multi, device, seed, batch):
+    def _commit(self, encoders, temperature, history, sessions, multi, device, seed, batch,
+                num_negatives):
         for encoder in encoders:
             encoder.eval()
         self.encoders_ = encoders
@@ -241,6 +251,7 @@ class CEBRA:
         self.device_ = device
         self.seed_ = seed
         self.batch_size_ = batch
+        self.num_negatives_ = num_negatives
         self.multi_session_ = multi
         self.n_features_in_ = [x.shape[1] for x, _ in sessions]
         self.label_kinds_ = {
@@ -296,7 +307,7 @@ class CEBRA:
         """Information captured by the embedding, in bits, from the mean of the last losses."""
         self._check_fitted()
         tail = self.loss_history_[-last:] or [float("nan")]
-        return goodness_of_fit_bits(float(np.mean(tail)), self.batch_size_)
+        return goodness_of_fit_bits(float(np.mean(tail)), self.num_negatives_)
 
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | Path, overwrite: bool = False) -> Path:

@@ -24,6 +24,7 @@ def save_model(model, path: Path, overwrite: bool) -> Path:
         "multi_session": model.multi_session_,
         "seed": model.seed_,
         "batch_size": model.batch_size_,
+        "num_negatives": model.num_negatives_,
         "trained_on": model.device_,
         "loss_history": model.loss_history_,
         "torch_version": torch.__version__,
@@ -82,6 +83,7 @@ def load_model(cls, path: Path, device: str):
     model.device_ = target
     model.seed_ = meta["seed"]
     model.batch_size_ = meta["batch_size"]
+    model.num_negatives_ = meta["num_negatives"]
     model.multi_session_ = meta["multi_session"]
     model.n_features_in_ = list(meta["n_features_in"])
     model.label_kinds_ = meta["label_kinds"]

@@ -23,14 +23,21 @@ def similarities(ref: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, distan
     raise ValueError(f"distance={distance!r} is unknown; use one of {DISTANCES}.")
 
 
-def infonce(ref: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, temperature, distance: str):
+def infonce(ref: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor | None, temperature,
+            distance: str):
     """Mean InfoNCE: −ψ(x, y⁺)/τ + log Σ_j exp(ψ(x, y⁻_j)/τ), computed with log-sum-exp.
 
+    ``neg=None`` takes the other references of the batch as each reference's negatives (they
+    are i.i.d. draws from the same prior, so this is the same objective with B − 1 negatives).
     Returns (loss, alignment term, uniformity term), each a scalar tensor.
     """
-    pos_sim, neg_sim = similarities(ref, pos, neg, distance)
+    pos_sim, neg_sim = similarities(ref, pos, ref if neg is None else neg, distance)
     align = -pos_sim / temperature
-    uniform = torch.logsumexp(neg_sim / temperature, dim=1)
+    logits = neg_sim / temperature
+    if neg is None:  # mask after scaling, so a learned τ never meets −inf · 0
+        self_pairs = torch.eye(ref.shape[0], dtype=torch.bool, device=ref.device)
+        logits = logits.masked_fill(self_pairs, float("-inf"))
+    uniform = torch.logsumexp(logits, dim=1)
     return (align + uniform).mean(), align.mean(), uniform.mean()
 
 
@@ -59,6 +66,6 @@ class Temperature(nn.Module):
         return self.value
 
 
-def goodness_of_fit_bits(loss: float, batch_size: int) -> float:
+def goodness_of_fit_bits(loss: float, num_negatives: int) -> float:
     """Bits of information the embedding captures: (log n − InfoNCE) / log 2, n negatives."""
-    return (math.log(batch_size) - float(loss)) / math.log(2.0)
+    return (math.log(num_negatives) - float(loss)) / math.log(2.0)

@@ -45,15 +45,18 @@ def pad_replicate(x: np.ndarray, before: int, after: int) -> np.ndarray:
 class Solver:
     """Optimises the encoders of one or more sessions with InfoNCE.
 
-    Single session: B references, B positives and B negatives go through the encoder in one
-    pass. Multi-session: each session's references get positives from another session (nearest
-    label), and all sessions' negatives are pooled. ``hybrid`` adds a time-contrastive loss on
-    all dimensions to the behaviour loss on the first ``behaviour_dims``.
+    Single session: B references and B positives (and, with ``shared_negatives=False``, B
+    independent negatives) go through the encoder in one pass. With shared negatives each
+    reference's negatives are the other B − 1 references: i.i.d. draws from the same prior as
+    independent negatives, so the objective is the same while each step embeds a third fewer
+    windows. Multi-session: each session's references get positives from another session
+    (nearest label), and negatives are pooled over sessions. ``hybrid`` adds a time-contrastive
+    loss on all dimensions to the behaviour loss on the first ``behaviour_dims``.
     """
 
     def __init__(self, sessions: list[Session], temperature: Temperature, distance: str,
                  batch_size: int, learning_rate: float, hybrid: bool, behaviour_dims: int,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, shared_negatives: bool = True):
         self.sessions = sessions
         self.temperature = temperature
         self.distance = distance
@@ -61,19 +64,28 @@ class Solver:
         self.hybrid = hybrid
         self.behaviour_dims = behaviour_dims
         self.rng = rng
+        self.shared_negatives = shared_negatives
         params = [p for s in sessions for p in s.encoder.parameters()]
         params += list(temperature.parameters())
         self.optimizer = torch.optim.Adam(params, lr=learning_rate)
         self.device = sessions[0].data.device
 
     # -- index sampling -------------------------------------------------------------------
+    @property
+    def num_negatives(self) -> int:
+        pooled = self.batch_size * len(self.sessions)
+        return pooled - 1 if self.shared_negatives else pooled
+
     def _draw_single(self, steps: int):
+        """(steps, groups, B) indices; groups: reference, positive[, negative][, time positive]."""
         sampler, shape = self.sessions[0].sampler, (steps, self.batch_size)
         ref = sampler.references(shape, for_time_positives=self.hybrid)
-        groups = [ref, sampler.positives(ref), sampler.negatives(shape)]
+        groups = [ref, sampler.positives(ref)]
+        if not self.shared_negatives:
+            groups.append(sampler.negatives(shape))
         if self.hybrid:
             groups.append(sampler.time_positives(ref))
-        return np.stack(groups, axis=1)  # (steps, groups, B)
+        return np.stack(groups, axis=1)
 
     def _draw_multi(self, steps: int):
         """Per session: references, negatives, and positives found in a partner session
@@ -82,7 +94,8 @@ class Solver:
         shape = (steps, self.batch_size)
         partner = (np.arange(n)[None] + self.rng.integers(1, n, size=(steps, 1))) % n
         refs = [s.sampler.references(shape) for s in self.sessions]
-        negs = [s.sampler.negatives(shape) for s in self.sessions]
+        negs = [None if self.shared_negatives else s.sampler.negatives(shape)
+                for s in self.sessions]
         pos = [np.empty(shape, dtype=np.int64) for _ in self.sessions]
         for i, source in enumerate(self.sessions):
             classes = source.sampler._class_of(refs[i])
@@ -105,19 +118,24 @@ class Solver:
 
     def _loss(self, ref, pos, neg, tau, dims: int | None = None):
         if dims is not None:
-            ref, pos, neg = ref[:, :dims], pos[:, :dims], neg[:, :dims]
+            ref, pos = ref[:, :dims], pos[:, :dims]
+            neg = None if neg is None else neg[:, :dims]
             if self.distance == "cosine":
-                ref, pos, neg = (torch.nn.functional.normalize(t, dim=1) for t in (ref, pos, neg))
+                unit = torch.nn.functional.normalize
+                ref, pos = unit(ref, dim=1), unit(pos, dim=1)
+                neg = None if neg is None else unit(neg, dim=1)
         return infonce(ref, pos, neg, tau, self.distance)
 
     def _single_step(self, idx: np.ndarray):
         session = self.sessions[0]
-        out = self._embed(session, idx).view(idx.shape[0], self.batch_size, -1)
+        out = list(self._embed(session, idx).view(idx.shape[0], self.batch_size, -1))
+        ref, pos = out[0], out[1]
+        neg = None if self.shared_negatives else out[2]
         tau = self.temperature()
         if not self.hybrid:
-            return self._loss(out[0], out[1], out[2], tau), tau
-        behaviour = self._loss(out[0], out[1], out[2], tau, self.behaviour_dims)
-        time = self._loss(out[0], out[3], out[2], tau)
+            return self._loss(ref, pos, neg, tau), tau
+        behaviour = self._loss(ref, pos, neg, tau, self.behaviour_dims)
+        time = self._loss(ref, out[-1], neg, tau)
         return tuple(b + t for b, t in zip(behaviour, time, strict=True)), tau
 
     def _multi_step(self, refs, pos, negs, partner):
@@ -125,11 +143,12 @@ class Solver:
         ref_emb, pos_emb, neg_emb = [], [], []
         for i, session in enumerate(self.sessions):
             ref_emb.append(self._embed(session, refs[i]))
-            neg_emb.append(self._embed(session, negs[i]))
+            if not self.shared_negatives:
+                neg_emb.append(self._embed(session, negs[i]))
         # positives of session i's references live in session partner[i]
         for i in range(len(self.sessions)):
             pos_emb.append(self._embed(self.sessions[partner[i]], pos[i]))
-        neg = torch.cat(neg_emb)
+        neg = torch.cat(neg_emb) if neg_emb else None
         return self._loss(torch.cat(ref_emb), torch.cat(pos_emb), neg, tau), tau
 
     def steps(self, max_iterations: int) -> Iterator[TrainingStep]:
@@ -145,8 +164,9 @@ class Solver:
                 run = self._single_step
             else:
                 refs, pos, negs, partner = self._draw_multi(chunk)
-                step_inputs = (([r[k] for r in refs], [p[k] for p in pos], [g[k] for g in negs],
-                                partner[k]) for k in range(chunk))
+                step_inputs = (([r[k] for r in refs], [p[k] for p in pos],
+                                [None if g is None else g[k] for g in negs], partner[k])
+                               for k in range(chunk))
                 run = self._multi_step
             for args in step_inputs:
                 (loss, align, uniform), tau = run(*args)
