@@ -15,7 +15,7 @@ from napari_cebra.analysis.frame_decoding import (
 )
 from napari_cebra.synthetic.v1 import v1_session
 
-TINY_CEBRA = dict(max_iterations=40, batch_size=64, num_hidden_units=16, output_dimension=8,
+TINY_CEBRA = dict(max_iterations=20, batch_size=64, num_hidden_units=16, output_dimension=8,
                   device="cpu")
 
 
@@ -31,7 +31,7 @@ def report(session):
     s = session
     events = []
     gen = frame_decoding_steps(s.neural, s.frame_id, s.repeat, s.fs, movie=s.movie,
-                               cebra_params=TINY_CEBRA, progress_every=10)
+                               cebra_params=TINY_CEBRA, progress_every=5)
     while True:
         try:
             events.append(next(gen))
@@ -83,7 +83,7 @@ def test_protocol_results(report, session):
     assert all(np.isfinite(v) for v in rep.goodness_of_fit_bits.values())
     # progress: training steps with losses, then the stages, then done
     fit = [e for e in events if e.stage == "train CEBRA"]
-    assert [e.step for e in fit] == [10, 20, 30, 40] and all(np.isfinite(e.loss) for e in fit)
+    assert [e.step for e in fit] == [5, 10, 15, 20] and all(np.isfinite(e.loss) for e in fit)
     assert events[-1].stage == "done"
 
 

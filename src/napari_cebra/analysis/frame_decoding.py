@@ -233,18 +233,28 @@ def frame_decoding_steps(
         settings=dict(labels=labels, grid=list(grid), pca_components=pca_components,
                       seed=seed, baselines=list(baselines), controls=list(controls)),
     )
-    frames = (frame_id[split.fit], frame_id[split.val_idx], frame_id[split.train],
-              frame_id[split.test_idx])
     cont = {k: np.asarray(v) for k, v in (continuous or {}).items()}
     for k, v in cont.items():
         if v.shape[0] != neural.shape[0]:
             raise ValueError(f"continuous label {k!r} has {v.shape[0]} values; neural has "
                              f"{neural.shape[0]} time points.")
 
-    def add(name, kind, parts, frames_=frames):
-        report.results.append(_decode(name, kind, parts, *frames_, tol, grid))
+    def add(name, kind, parts, perm=None):
+        """Decode frames (and continuous labels) from ``parts``; with ``perm``, every training
+        label is shuffled in time by that permutation (the test labels stay true)."""
+        def labels_of(arr):
+            if perm is None:
+                return arr
+            out = arr.copy()
+            out[split.train] = arr[split.train][perm]
+            return out
+
+        f = labels_of(frame_id)
+        report.results.append(_decode(name, kind, parts, f[split.fit], f[split.val_idx],
+                                      f[split.train], frame_id[split.test_idx], tol, grid))
         for label, y in cont.items():
-            report.continuous.append(_decode_continuous(name, kind, label, parts, y, split, grid))
+            report.continuous.append(
+                _decode_continuous(name, kind, label, parts, labels_of(y), split, grid))
 
     # CEBRA
     if model is not False:
@@ -268,16 +278,12 @@ def frame_decoding_steps(
         if "labels" in controls:
             # the whole pipeline with the training labels shuffled in time
             perm = rng.permutation(len(split.train))
-            shuffled_frames = frame_id.copy()
-            shuffled_frames[split.train] = frame_id[split.train][perm]
             y_shuf = None if y is None else y[split.train][perm]
             x_train = neural[split.train] if y is not None else neural[split.train][perm]
             control = yield from _train_cebra(
                 params, x_train, y_shuf, "train CEBRA (labels shuffled)", progress_every)
             add("cebra (labels shuffled)", "control",
-                split.embed_parts(lambda idx: control.transform(neural[idx])),
-                (shuffled_frames[split.fit], shuffled_frames[split.val_idx],
-                 shuffled_frames[split.train], frame_id[split.test_idx]))
+                split.embed_parts(lambda idx: control.transform(neural[idx])), perm)
             report.goodness_of_fit_bits["cebra (labels shuffled)"] = float(
                 control.goodness_of_fit_bits())
 

@@ -1,0 +1,140 @@
+"""``napari-cebra decode``: the movie-frame decoding protocol from the shell, with a report.
+
+    napari-cebra decode --synthetic-v1 --report v1.json --csv v1.csv
+    napari-cebra decode --input session.npz --model model.pt --report out.json
+
+``session.npz`` holds ``neural`` (T, N), ``frame_id`` (T,) int, ``repeat`` (T,) int, ``fs``
+(scalar), optionally ``movie`` (F, H, W) and any continuous labels named with ``--continuous``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
+            from err
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "decode", help="decode movie frames from neural activity (the paper's protocol)",
+        description="Train CEBRA (or use --model) on the training repeats, choose the kNN "
+        "n_neighbors on a validation repeat, decode the frame of every time point of the test "
+        "repeat; compare with kNN on the raw traces and their PCA, and with shuffled controls. "
+        "Writes a JSON (and optionally CSV) report; existing files are never overwritten.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, help="session .npz (neural, frame_id, repeat, fs, "
+                     "optional movie)")
+    src.add_argument("--synthetic-v1", action="store_true",
+                     help="simulate a V1 session (see --repeats/--seconds/--neurons)")
+    p.add_argument("--repeats", type=int, default=10, help="synthetic: movie repeats (10)")
+    p.add_argument("--seconds", type=float, default=30.0, help="synthetic: movie length (30)")
+    p.add_argument("--neurons", type=int, default=200, help="synthetic: neurons (200)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", type=Path, help="a trained CEBRA model file to decode with")
+    p.add_argument("--labels", choices=("movie", "phase", "time"), default="movie",
+                   help="what CEBRA trains on: movie-frame features, frame phase, or nothing "
+                   "(CEBRA-Time) (movie)")
+    p.add_argument("--iterations", type=int, default=2000, help="training steps (2000)")
+    p.add_argument("--output-dimension", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+    p.add_argument("--train-repeats", type=_ints, default=None, help="e.g. 0,1,2 (all but test)")
+    p.add_argument("--validation-repeat", type=int, default=None,
+                   help="training repeat that chooses n_neighbors (last training repeat)")
+    p.add_argument("--test-repeat", type=int, default=None, help="(last repeat)")
+    p.add_argument("--baselines", type=_names, default=["raw", "pca"], help="raw,pca")
+    p.add_argument("--controls", type=_names, default=["labels", "neural"],
+                   help="labels,neural ('' for none)")
+    p.add_argument("--continuous", type=_names, default=None,
+                   help="continuous labels to decode too (synthetic: running_speed)")
+    p.add_argument("--report", type=Path, required=True, help="JSON report to write")
+    p.add_argument("--csv", type=Path, default=None, help="CSV summary to write")
+    p.add_argument("--predictions", action="store_true",
+                   help="include every predicted frame in the JSON report")
+    p.set_defaults(func=handler)
+
+
+def _load(args) -> dict:
+    import numpy as np
+
+    if args.synthetic_v1:
+        from napari_cebra.synthetic.v1 import v1_session
+
+        s = v1_session(n_repeats=args.repeats, movie_seconds=args.seconds,
+                       n_neurons=args.neurons, seed=args.seed)
+        return dict(neural=s.neural, frame_id=s.frame_id, repeat=s.repeat, fs=s.fs,
+                    movie=s.movie, extra={"running_speed": s.running_speed})
+    if not args.input.exists():
+        raise FileNotFoundError(f"session file {args.input} does not exist.")
+    with np.load(args.input, allow_pickle=False) as data:
+        missing = [k for k in ("neural", "frame_id", "repeat", "fs") if k not in data]
+        if missing:
+            raise ValueError(f"{args.input} lacks {', '.join(missing)}; it needs neural, "
+                             "frame_id, repeat and fs (and optionally movie).")
+        arrays = {k: data[k] for k in data.files}
+    return dict(neural=arrays.pop("neural"), frame_id=arrays.pop("frame_id"),
+                repeat=arrays.pop("repeat"), fs=float(arrays.pop("fs")),
+                movie=arrays.pop("movie", None), extra=arrays)
+
+
+def handler(args: argparse.Namespace) -> int:
+    from napari_cebra.analysis.frame_decoding import frame_decoding_steps
+
+    for path in (args.report, args.csv):
+        if path is not None and path.exists():
+            raise FileExistsError(f"report file {path} already exists; choose another name "
+                                  "(reports are never overwritten).")
+    session = _load(args)
+    continuous = {}
+    for name in args.continuous or []:
+        if name not in session["extra"]:
+            raise ValueError(f"continuous label {name!r} is not in the session; it has "
+                             f"{', '.join(sorted(session['extra'])) or 'none'}.")
+        continuous[name] = session["extra"][name]
+    model = None
+    if args.model is not None:
+        from napari_cebra.engine.estimator import CEBRA
+
+        if not args.model.exists():
+            raise FileNotFoundError(f"model file {args.model} does not exist.")
+        model = CEBRA.load(args.model, device=args.device)
+    params = dict(max_iterations=args.iterations, output_dimension=args.output_dimension,
+                  batch_size=args.batch_size, device=args.device)
+    gen = frame_decoding_steps(
+        session["neural"], session["frame_id"], session["repeat"], session["fs"],
+        movie=session["movie"], model=model, cebra_params=params, labels=args.labels,
+        train_repeats=args.train_repeats, validation_repeat=args.validation_repeat,
+        test_repeat=args.test_repeat, baselines=args.baselines, controls=args.controls,
+        continuous=continuous, seed=args.seed, progress_every=max(1, args.iterations // 10))
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            report = stop.value
+            break
+        loss = "" if event.loss is None else f"  loss {event.loss:.4f}"
+        print(f"[{event.stage}] {event.message}{loss}", file=sys.stderr)
+    report.to_json(args.report, predictions=args.predictions)
+    if args.csv is not None:
+        report.to_csv(args.csv)
+    print(f"frame-ID accuracy within ±1 s (chance {report.chance:.1%}):")
+    for r in report.results:
+        print(f"  {r.name:<26} {r.accuracy:6.1%}   median error {r.median_frame_error:.1f} "
+              f"frames   (k={r.n_neighbors})")
+    for c in report.continuous:
+        print(f"  {c.label} from {c.name}: R² {c.r2:.3f}, median |error| "
+              f"{c.median_abs_error:.3g}")
+    print(f"report: {args.report}" + (f", {args.csv}" if args.csv else ""))
+    return 0
