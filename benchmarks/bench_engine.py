@@ -6,8 +6,8 @@
 Training: offset10-model, batch 512, 32 hidden units, 3-D output, time_delta on the synthetic
 hippocampus session (position + direction labels). Each engine is warmed up, then timed
 alternately ``--repeats`` times; the median iterations/s of each and their ratio are printed.
-"ours" uses the other references of a batch as negatives (our default); "ours_independent"
-draws separate negatives exactly as the reference does.
+"ours" draws separate negatives as the reference does (our default); "ours_batch" uses the
+other references of a batch as negatives (``negatives="batch"``: a third less work a step).
 Decoding: both trained models embed the held-out last 20 % and a cosine kNN decodes position.
 """
 
@@ -35,11 +35,11 @@ def ours(iterations: int, seed: int = 0):
     return CEBRA(**SETTINGS, max_iterations=iterations, seed=seed)
 
 
-def ours_independent(iterations: int, seed: int = 0):
-    """Our engine with the reference's sampling: separate negatives (3 B windows a step)."""
+def ours_batch(iterations: int, seed: int = 0):
+    """Our engine with the batch's other references as negatives (2 B windows a step)."""
     from napari_cebra import CEBRA
 
-    return CEBRA(**SETTINGS, max_iterations=iterations, seed=seed, negatives="independent")
+    return CEBRA(**SETTINGS, max_iterations=iterations, seed=seed, negatives="batch")
 
 
 def reference(iterations: int, seed: int = 0):
@@ -87,7 +87,7 @@ def speed_and_decoding(args) -> dict:
     session = hippocampus_session(n_neurons=args.neurons, n_samples=args.samples, seed=0)
     cut = int(0.8 * session.n_samples)
     x_train, y_train = session.neural[:cut], session.behaviour[:cut]
-    engines = (("reference", reference), ("ours", ours), ("ours_independent", ours_independent))
+    engines = (("reference", reference), ("ours", ours), ("ours_batch", ours_batch))
     for _, make in engines:  # warm-up: first fit pays one-off costs
         timed_fit(make, 30, x_train, y_train)
     rates = {name: [] for name, _ in engines}
@@ -106,8 +106,8 @@ def speed_and_decoding(args) -> dict:
         result[f"{name}_r2"] = r2
         result[f"{name}_transform_samples_per_s"] = transform_rate(models[name], session.neural)
     result["speed_ratio"] = result["ours_it_per_s"] / result["reference_it_per_s"]
-    result["speed_ratio_independent_negatives"] = (result["ours_independent_it_per_s"]
-                                                   / result["reference_it_per_s"])
+    result["speed_ratio_batch_negatives"] = (result["ours_batch_it_per_s"]
+                                             / result["reference_it_per_s"])
     result["transform_ratio"] = (result["ours_transform_samples_per_s"]
                                  / result["reference_transform_samples_per_s"])
     return result

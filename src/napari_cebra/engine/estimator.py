@@ -40,7 +40,7 @@ class CEBRA:
                  time_offsets: int = 10, conditional: str = "time_delta", delta: float = 0.1,
                  prior: str = "empirical", max_iterations: int = 5000, distance: str = "cosine",
                  hybrid: bool = False, device: str = "auto", seed: int | None = None,
-                 negatives: str = "batch"):
+                 negatives: str = "independent"):
         self.model_architecture = model_architecture
         self.batch_size = batch_size
         self.output_dimension = output_dimension
@@ -90,8 +90,8 @@ class CEBRA:
         if self.prior not in PRIORS:
             raise ValueError(f"prior={self.prior!r} is unknown; use one of {', '.join(PRIORS)}.")
         if self.negatives not in NEGATIVES:
-            raise ValueError(f"negatives={self.negatives!r} is unknown; use 'batch' (the other "
-                             "references of the batch) or 'independent' (separate draws).")
+            raise ValueError(f"negatives={self.negatives!r} is unknown; use 'independent' "
+                             "(separate draws) or 'batch' (the batch's other references).")
         if self.distance not in DISTANCES:
             raise ValueError(f"distance={self.distance!r} is unknown; use one of "
                              f"{', '.join(DISTANCES)}.")
