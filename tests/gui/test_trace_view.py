@@ -113,3 +113,14 @@ def test_dff_is_recomputed_with_the_chosen_baseline(view):
     np.testing.assert_allclose(meta["traces"][:, 1], (F - f0) / f0, rtol=1e-4, atol=1e-5)
     assert meta["trace_sets"]["dff"] is meta["traces"]
     np.testing.assert_allclose(widget.trace_line.get_data()[1], meta["traces"][:, 1])
+
+
+def test_frames_selected_elsewhere_are_marked_on_the_trace(view):
+    viewer, widget, layer, dff = view
+    widget.select_roi(2)
+    widget.highlight_frames([30, 5, 5, T + 50])  # duplicates and out-of-range frames drop out
+    x, y = widget.selection_marks.get_data()
+    np.testing.assert_allclose(x, np.array([5, 30]) / FS)
+    np.testing.assert_allclose(y, dff[[5, 30], 1])
+    widget.select_roi(4)  # the marks follow the ROI shown
+    np.testing.assert_allclose(widget.selection_marks.get_data()[1], dff[[5, 30], 3])

@@ -66,6 +66,9 @@ class TraceView(QWidget):
         self.trace_line = self.ax.plot([], [], lw=0.8)[0]
         self.neuropil_line = self.ax.plot([], [], lw=0.6, color="0.6", label="Fneu")[0]
         self.frame_line = self.ax.axvline(0.0, color="tab:red", lw=1.0)
+        # frames selected elsewhere (points picked in the embedding view), marked on the trace
+        self.selection_marks = self.ax.plot([], [], "o", ms=3, color="tab:orange")[0]
+        self.selected_frames = np.empty(0, dtype=np.int64)
 
         form = QFormLayout()
         form.addRow("ROI layer", self.layer_box)
@@ -217,8 +220,23 @@ class TraceView(QWidget):
             self.ax.set_title(f"{self.layer.name} · ROI {self.roi}", fontsize=9)
         self.ax.set_xlabel("time (s)" if self.fs() else "frame", fontsize=8)
         self.ax.set_ylabel(self.set_box.currentText(), fontsize=8)
+        self._mark_selection(y)
         self._on_step()
         self.canvas.draw_idle()
+
+    def highlight_frames(self, frames) -> None:
+        """Mark frames chosen elsewhere (e.g. points selected in the embedding view)."""
+        self.selected_frames = np.unique(np.asarray(frames, dtype=np.int64))
+        self._mark_selection(self.trace())
+        self.canvas.draw_idle()
+
+    def _mark_selection(self, y: np.ndarray | None) -> None:
+        if y is None:
+            self.selection_marks.set_data([], [])
+            return
+        frames = self.selected_frames
+        frames = frames[(frames >= 0) & (frames < len(y))]
+        self.selection_marks.set_data(self._to_x(frames), y[frames])
 
     def current_frame(self) -> int:
         axis = self.time_axis()
