@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
 from napari_cebra.pipeline import META_KEY
 
@@ -76,11 +77,7 @@ class LabelsWidget(QWidget):
         self.refresh_layers()
 
     def trace_layers(self) -> list[Layer]:
-        return [
-            layer for layer in self.viewer.layers
-            if isinstance(layer.metadata.get(META_KEY), dict)
-            and layer.metadata[META_KEY].get("traces") is not None
-        ]
+        return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
         current = self.layer_box.currentText()

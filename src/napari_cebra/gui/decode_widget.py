@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.pipeline import META_KEY
 
 if TYPE_CHECKING:
@@ -238,9 +239,7 @@ class DecodeWidget(QWidget):
 
     # ------------------------------------------------------------------ inputs
     def trace_layers(self) -> list[Layer]:
-        return [layer for layer in self.viewer.layers
-                if isinstance(layer.metadata.get(META_KEY), dict)
-                and layer.metadata[META_KEY].get("traces") is not None]
+        return traces_layers(self.viewer)
 
     def movie_layers(self) -> list[Image]:
         return [layer for layer in self.viewer.layers

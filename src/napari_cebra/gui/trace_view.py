@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.imaging.session import BaselineParams, dff_from_sets
 from napari_cebra.imaging.traces import BASELINES
 from napari_cebra.pipeline import META_KEY
@@ -98,11 +99,7 @@ class TraceView(QWidget):
 
     # ------------------------------------------------------------------ layers
     def trace_layers(self) -> list[Layer]:
-        return [
-            layer for layer in self.viewer.layers
-            if isinstance(layer.metadata.get(META_KEY), dict)
-            and layer.metadata[META_KEY].get("traces") is not None
-        ]
+        return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
         current = self.layer_box.currentText()

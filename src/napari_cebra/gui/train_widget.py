@@ -37,7 +37,12 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra import pipeline
-from napari_cebra.gui._widget_utils import keep_triton_out, leave_a_core_for_the_ui, same_layer
+from napari_cebra.gui._widget_utils import (
+    keep_triton_out,
+    leave_a_core_for_the_ui,
+    same_layer,
+    traces_layers,
+)
 from napari_cebra.pipeline import META_KEY, TrainSettings
 
 if TYPE_CHECKING:
@@ -229,9 +234,7 @@ class TrainWidget(QWidget):
 
     # ------------------------------------------------------------------ inputs
     def trace_layers(self) -> list[Layer]:
-        return [layer for layer in self.viewer.layers
-                if isinstance(layer.metadata.get(META_KEY), dict)
-                and layer.metadata[META_KEY].get("traces") is not None]
+        return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
         current = self.traces_box.currentText()
