@@ -329,13 +329,9 @@ def result_for(job: TrainingJob, model, embedding: np.ndarray) -> TrainingResult
 def run(gen: Generator[Progress, None, Any],
         callback: Callable[[Progress], Any] | None = None) -> Any:
     """Drain a generator of this module headless; return its result."""
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if callback is not None:
-            callback(event)
+    from napari_cebra._progress import drain
+
+    return drain(gen, callback)
 
 
 # ----------------------------------------------------------------------------- model files

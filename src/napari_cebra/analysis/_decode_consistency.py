@@ -76,9 +76,6 @@ def consistency_steps(
 
 def measure_consistency(*args, **kwargs) -> ConsistencyResult:
     """Run :func:`consistency_steps` to the end."""
-    gen = consistency_steps(*args, **kwargs)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    from napari_cebra._progress import drain
+
+    return drain(consistency_steps(*args, **kwargs))

@@ -312,9 +312,6 @@ def frame_decoding_steps(
 
 def decode_frames(*args, **kwargs) -> FrameDecodingReport:
     """Run :func:`frame_decoding_steps` to the end and return its report."""
-    gen = frame_decoding_steps(*args, **kwargs)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    from napari_cebra._progress import drain
+
+    return drain(frame_decoding_steps(*args, **kwargs))

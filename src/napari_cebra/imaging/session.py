@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra._progress import drain
+
 from .labels import LabelSet
 from .stacks import PathLike
 from .suite2p_read import Suite2pOutput, read_suite2p, roi_label_image, roi_table
@@ -145,15 +147,6 @@ def extract_steps(
     return session_from_output(read_suite2p(plane_dir), baseline, fs=fs)
 
 
-def drain(gen: Generator, on_progress=None):
-    """Run a progress generator to the end; returns its result."""
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(event)
 
 
 def extract(source, *, fs: float, on_progress=None, **kwargs) -> ImagingSession:
