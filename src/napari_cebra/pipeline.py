@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-META_KEY = "napari_cebra"
-LABEL_KINDS = ("continuous", "discrete")
+from napari_cebra.contracts import LABEL_KINDS, META_KEY  # noqa: F401 - re-exported
+
 EMBEDDING_SUFFIXES = (".npy", ".csv", ".h5", ".hdf5")
 
 
@@ -329,7 +329,7 @@ def result_for(job: TrainingJob, model, embedding: np.ndarray) -> TrainingResult
 def run(gen: Generator[Progress, None, Any],
         callback: Callable[[Progress], Any] | None = None) -> Any:
     """Drain a generator of this module headless; return its result."""
-    from napari_cebra._progress import drain
+    from napari_cebra.progress import drain
 
     return drain(gen, callback)
 

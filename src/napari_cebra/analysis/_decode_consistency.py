@@ -76,6 +76,6 @@ def consistency_steps(
 
 def measure_consistency(*args, **kwargs) -> ConsistencyResult:
     """Run :func:`consistency_steps` to the end."""
-    from napari_cebra._progress import drain
+    from napari_cebra.progress import drain
 
     return drain(consistency_steps(*args, **kwargs))

@@ -312,6 +312,6 @@ def frame_decoding_steps(
 
 def decode_frames(*args, **kwargs) -> FrameDecodingReport:
     """Run :func:`frame_decoding_steps` to the end and return its report."""
-    from napari_cebra._progress import drain
+    from napari_cebra.progress import drain
 
     return drain(frame_decoding_steps(*args, **kwargs))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_cebra._progress import drain
+from napari_cebra.progress import drain
 
 from .labels import LabelSet
 from .stacks import PathLike
