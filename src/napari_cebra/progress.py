@@ -35,14 +35,21 @@ class Progress:
 
 
 def drain(gen: Generator[Any, Any, R], on_progress: Callable[[Any], Any] | None = None) -> R:
-    """Run a progress generator to the end, passing each event on; return its result."""
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(event)
+    """Run a progress generator to the end, passing each event on; return its result.
+
+    Whatever stops the run early (an error in ``on_progress``, Ctrl-C) closes the generator,
+    so the job's own clean-up runs at once.
+    """
+    try:
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if on_progress is not None:
+                on_progress(event)
+    finally:
+        gen.close()
 
 
 def fit_progress(steps: Iterator[Any], stage: str = "fit", every: int = 1

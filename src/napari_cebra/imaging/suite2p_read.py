@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .safe_npy import UnsafeFileError, load_npy
 from .stacks import PathLike, natural_key
 
 REQUIRED = ("stat.npy", "F.npy", "iscell.npy")
@@ -104,27 +105,55 @@ def _load(plane: Path, name: str, required: bool = True):
             )
         return None
     try:
-        return np.load(path, allow_pickle=name in ("stat.npy", "ops.npy"))
+        # stat.npy / ops.npy are pickled: rebuilt by the restricted unpickler, never run.
+        return load_npy(path, allow_objects=name in ("stat.npy", "ops.npy"))
+    except UnsafeFileError:
+        raise
     except (ValueError, OSError, EOFError) as err:
-        msg = f"{path}: cannot read ({err}); the file is damaged, re-run suite2p"
+        detail = str(err) if str(path) in str(err) else f"{path}: cannot read ({err})"
+        msg = f"{detail}; the file is damaged, re-run suite2p"
         raise ValueError(msg) from err
+
+
+def _check_stat(stat, path: Path) -> None:
+    """stat.npy must be a 1-D array of dicts with integer pixel lists (what suite2p writes)."""
+    if stat.ndim != 1:
+        raise ValueError(f"{path}: stat.npy must list one entry per ROI; got shape {stat.shape}.")
+    for i, roi in enumerate(stat):
+        if not isinstance(roi, dict) or "ypix" not in roi or "xpix" not in roi:
+            raise ValueError(f"{path}: ROI {i} of stat.npy is not a suite2p ROI (a dict with "
+                             "ypix and xpix); the file is damaged or not from suite2p.")
+        y, x = np.asarray(roi["ypix"]), np.asarray(roi["xpix"])
+        if y.shape != x.shape or y.ndim != 1 or (y.size and y.dtype.kind not in "iu"):
+            raise ValueError(f"{path}: ROI {i} of stat.npy has malformed ypix/xpix.")
 
 
 def read_suite2p(folder: PathLike, plane: int = 0) -> Suite2pOutput:
     """Read one plane of a suite2p output folder, checking that its files agree."""
     plane_dir = find_plane_dir(folder, plane)
     stat = _load(plane_dir, "stat.npy")
+    _check_stat(stat, plane_dir / "stat.npy")
     F = np.asarray(_load(plane_dir, "F.npy"), dtype=np.float32)
     iscell = np.asarray(_load(plane_dir, "iscell.npy"), dtype=np.float64)
     Fneu = _load(plane_dir, "Fneu.npy", required=False)
     spks = _load(plane_dir, "spks.npy", required=False)
     ops_arr = _load(plane_dir, "ops.npy", required=False)
-    ops = ops_arr.item() if ops_arr is not None else {}
+    ops = ops_arr.item() if ops_arr is not None and ops_arr.size == 1 else {}
+    if not isinstance(ops, dict):
+        raise ValueError(f"{plane_dir / 'ops.npy'} does not hold suite2p settings (a dict).")
     n = len(stat)
     if F.ndim != 2 or F.shape[0] != n:
         raise ValueError(
             f"{plane_dir}: F.npy has shape {F.shape} but stat.npy lists {n} ROIs; the folder "
             "mixes files from different runs — re-run suite2p"
+        )
+    bad = ~np.isfinite(F)
+    if bad.any():
+        rois = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"{plane_dir / 'F.npy'} has {int(bad.sum())} NaN/infinite values in {len(rois)} of "
+            f"{n} ROIs (first: ROI {int(rois[0])}); traces with gaps cannot be trained on. "
+            "Re-run suite2p's extraction, or drop those ROIs from the folder's outputs."
         )
     if iscell.ndim == 1:
         iscell = np.stack([iscell, iscell], axis=1)

@@ -4,7 +4,9 @@ The stack (a lazy array or a file) is written batch by batch into suite2p's bina
 fresh ``<out>/suite2p/plane0`` folder, then ``suite2p.run_plane`` does registration, detection,
 extraction, deconvolution and classification. suite2p runs in a helper thread so this generator
 can report its log messages as progress while it works; closing the generator cancels the run
-at suite2p's next log message and removes the partial output folder.
+at suite2p's next log message. Each run writes into a hidden staging folder inside the output
+folder and is moved to ``<out>/suite2p`` only when complete, so a failed, cancelled or
+replacing run never costs earlier results (see :class:`OutputFolder`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra.progress import Progress
+
 from .stacks import PathLike, iter_frames, open_stack, validate_stack
+
+ExtractProgress = Progress  # the name earlier versions used
 
 REGISTRATION_MODES = ("none", "rigid", "nonrigid")
 DETECTION_ALGORITHMS = ("sparsery", "sourcery", "cellpose")
@@ -33,15 +39,6 @@ _STAGES = {
     "SPIKE DECONVOLUTION": ("deconvolution", 0.85),
     "ROI CLASSIFICATION": ("classification", 0.95),
 }
-
-
-@dataclass
-class ExtractProgress:
-    """One progress event: the stage, a message and the fraction done (0–1)."""
-
-    stage: str
-    message: str
-    fraction: float
 
 
 @dataclass
@@ -182,33 +179,139 @@ def default_output_dir(source) -> Path:
     return fresh_output_dir(tempfile.gettempdir(), "napari-cebra")
 
 
-def prepare_output_dir(out_dir: PathLike, overwrite: bool = False) -> Path:
-    """Check ``out_dir`` is usable: writable, and free of suite2p results unless ``overwrite``.
+class OutputFolder:
+    """Where one extraction writes: a hidden staging folder inside ``out``, published as
+    ``<out>/suite2p`` only once the run is complete.
 
-    Returns the plane folder ``<out_dir>/suite2p/plane0`` (created).
+    ``prepare()`` checks and creates; ``publish()`` moves the new results into place (an
+    existing ``<out>/suite2p`` is swapped out only then, and removed only after the swap);
+    ``discard()`` removes exactly what this run created — the staging folder and any folders
+    made for ``out`` — so a failed or cancelled run leaves every earlier file as it was.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a folder; choose a folder for output")
-    if has_suite2p_output(out):
-        if not overwrite:
+
+    def __init__(self, out: PathLike, overwrite: bool = False) -> None:
+        self.out = Path(out)
+        self.overwrite = overwrite
+        self.stage: Path | None = None
+        self.created: list[Path] = []  # folders made for ``out``, outermost first
+
+    @property
+    def final_plane(self) -> Path:
+        return self.out / "suite2p" / "plane0"
+
+    @property
+    def plane(self) -> Path:
+        """The plane folder suite2p writes into during the run."""
+        if self.stage is None:
+            raise RuntimeError("prepare() the output folder first")
+        return self.stage / "suite2p" / "plane0"
+
+    def check(self) -> None:
+        """Refuse unusable or occupied folders before anything is created."""
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise FileExistsError(f"{out}: exists and is not a folder; choose a folder for output")
+        occupied = has_suite2p_output(out) or (out / "suite2p").exists()
+        if occupied and not self.overwrite:
             raise FileExistsError(
                 f"{out}: already holds suite2p results; choose a new output folder, open it "
-                "with the reader instead, or pass overwrite=True to replace them"
+                "with the reader instead, or pass overwrite=True to replace them (the old "
+                "results are replaced only once the new run has finished)"
             )
-        shutil.rmtree(out / "suite2p", ignore_errors=True)
-    try:
-        plane = out / "suite2p" / "plane0"
-        plane.mkdir(parents=True, exist_ok=True)
-        probe = plane / ".write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
+
+    def prepare(self) -> Path:
+        """Check, create ``out`` if needed and a fresh staging folder; return its plane folder."""
+        import tempfile
+
+        self.check()
+        missing = [p for p in (self.out, *self.out.parents) if not p.exists()]
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.created = missing[::-1]
+            self.stage = Path(tempfile.mkdtemp(prefix=".suite2p.partial-", dir=self.out))
+            self.plane.mkdir(parents=True)
+        except OSError as err:
+            self.discard()
+            raise PermissionError(
+                f"{self.out}: output folder is not writable ({err.strerror or err}); choose "
+                "another output folder"
+            ) from err
+        return self.plane
+
+    def publish(self) -> Path:
+        """Move the finished run to ``<out>/suite2p``; return the final plane folder."""
+        import tempfile
+
+        assert self.stage is not None
+        _retarget_paths(self.plane, self.stage, self.out)
+        target = self.out / "suite2p"
+        old: Path | None = None
+        if target.exists():
+            self.check()  # the folder may have gained results during the run
+            old = Path(tempfile.mkdtemp(prefix=".suite2p.replaced-", dir=self.out))
+            target.rename(old / "suite2p")
+        try:
+            (self.stage / "suite2p").rename(target)
+        except OSError:
+            if old is not None:  # put the old results back
+                (old / "suite2p").rename(target)
+                old.rmdir()
+            raise
+        self.stage.rmdir()
+        self.stage, self.created = None, []
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.final_plane
+
+    def discard(self) -> None:
+        """Remove the staging folder and the folders made for ``out`` (if still empty)."""
+        if self.stage is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            self.stage = None
+        for folder in reversed(self.created):  # innermost first; never a non-empty one
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        self.created = []
+
+
+def _retarget_paths(plane: Path, old_root: Path, new_root: Path) -> None:
+    """Point the paths suite2p recorded in ops/db (under the staging folder) to the final one."""
+    from .safe_npy import load_npy
+
+    old, new = str(old_root), str(new_root)
+
+    def fix(value):
+        if isinstance(value, str) and value.startswith(old):
+            return new + value[len(old):]
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+
+    for name in ("ops.npy", "db.npy"):
+        path = plane / name
+        if not path.exists():
+            continue
+        data = load_npy(path, allow_objects=True).item()
+        if isinstance(data, dict):
+            tmp = path.with_name(f".{path.stem}.partial.npy")  # np.save keeps .npy names
+            np.save(tmp, np.array({k: fix(v) for k, v in data.items()}, dtype=object))
+            os.replace(tmp, path)
+
+
+def prepare_output_dir(out_dir: PathLike, overwrite: bool = False) -> Path:
+    """Check ``out_dir`` is usable (writable; free of suite2p results unless ``overwrite``)
+    without creating anything in it; return the plane folder results will land in."""
+    folder = OutputFolder(out_dir, overwrite)
+    folder.check()
+    probe_from = next((p for p in (folder.out, *folder.out.parents) if p.exists()), Path("."))
+    if not probe_from.is_dir() or not os.access(probe_from, os.W_OK | os.X_OK):
         raise PermissionError(
-            f"{out}: output folder is not writable ({err.strerror or err}); choose another "
-            "output folder"
-        ) from err
-    return plane
+            f"{folder.out}: output folder is not writable ({probe_from} does not accept new "
+            "files); choose another output folder"
+        )
+    return folder.final_plane
 
 
 # ---------------------------------------------------------------- binary conversion
@@ -314,7 +417,7 @@ def run_suite2p_steps(
     out_dir: PathLike | None = None,
     *,
     overwrite: bool = False,
-) -> Generator[ExtractProgress, None, Path]:
+) -> Generator[Progress, None, Path]:
     """Run suite2p on ``source`` (a path or a (T, Y, X) array); yields progress, returns the
     plane folder with suite2p's outputs (stat, F, Fneu, spks, iscell, ops .npy, data.bin).
 
@@ -328,35 +431,38 @@ def run_suite2p_steps(
             f"stack: suite2p needs at least 50 frames, got {stack.shape[0]}; record longer"
         )
     out = Path(out_dir) if out_dir is not None else default_output_dir(source)
-    existed = out.exists()
-    plane_dir = prepare_output_dir(out, overwrite=overwrite)
+    folder = OutputFolder(out, overwrite=overwrite)
+    folder.check()
     settings = suite2p_settings(params, tuple(stack.shape[1:]))
-    finished = False
+    plane_dir = folder.prepare()
     try:
         n = int(stack.shape[0])
-        yield ExtractProgress("binary", f"writing {n} frames for suite2p", 0.0)
-        writer = write_binary(stack, plane_dir)
-        while True:
-            try:
-                done = next(writer)
-            except StopIteration as stop:
-                info = stop.value
-                break
-            yield ExtractProgress("binary", f"{done}/{n} frames written", 0.1 * done / n)
+        yield Progress("binary", 0, n, f"writing {n} frames for suite2p")
+        info = yield from _progress_of(write_binary(stack, plane_dir), n)
         data_path = Path(source).parent if isinstance(source, (str, os.PathLike)) else out
         db = _db_for(plane_dir, info, data_path)
         np.save(plane_dir / "db.npy", db)
         np.save(plane_dir / "settings.npy", settings)
         yield from _run_plane_in_thread(db, settings)
-        finished = True
+        plane_dir = folder.publish()
     finally:
-        if not finished:  # cancelled or failed: leave the disk as it was
-            shutil.rmtree(out if not existed else out / "suite2p", ignore_errors=True)
-    yield ExtractProgress("done", f"suite2p finished: {plane_dir}", 1.0)
+        folder.discard()  # after publish() only the staging folder's shell is left: nothing
+    yield Progress("done", 1, 1, f"suite2p finished: {plane_dir}")
     return plane_dir
 
 
-def _run_plane_in_thread(db: dict, settings: dict) -> Generator[ExtractProgress, None, None]:
+def _progress_of(writer: Generator[int, None, dict], n: int
+                 ) -> Generator[Progress, None, dict]:
+    """Frames written → progress events (binary conversion is the first 10 % of the run)."""
+    while True:
+        try:
+            done = next(writer)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress("binary", done, n * 10, f"{done}/{n} frames written")
+
+
+def _run_plane_in_thread(db: dict, settings: dict) -> Generator[Progress, None, None]:
     import suite2p
 
     q: queue.Queue = queue.Queue()
@@ -394,7 +500,7 @@ def _run_plane_in_thread(db: dict, settings: dict) -> Generator[ExtractProgress,
             for key, (name, frac) in _STAGES.items():
                 if f"----------- {key}" in payload:
                     stage, fraction = name, frac
-            yield ExtractProgress(stage, payload, fraction)
+            yield Progress(stage, round(fraction * 1000), 1000, payload)
     finally:
         if thread.is_alive():
             cancel.set()
