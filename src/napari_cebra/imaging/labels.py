@@ -16,7 +16,11 @@ import numpy as np
 
 from .stacks import PathLike
 
-LABEL_KINDS = ("continuous", "discrete")
+from napari_cebra.contracts import LABEL_KINDS
+
+# The imaging may cover less than the labels (a recording stopped early), but when it covers
+# under this fraction of their duration the two time bases almost surely disagree.
+MIN_COVERAGE = 0.1
 
 
 @dataclass
@@ -73,7 +77,8 @@ def read_label_table(path: PathLike) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: labels must be 1-D or 2-D (rows = samples), got {arr.shape}")
     if suffix in (".csv", ".tsv", ".txt"):
         delimiter = "\t" if suffix == ".tsv" else ","
-        with open(path, newline="") as fh:
+        # utf-8-sig: Excel starts its CSVs with a byte-order mark that would hide column 1
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
         if not rows:
             raise ValueError(f"{path}: the labels file is empty")
@@ -82,6 +87,12 @@ def read_label_table(path: PathLike) -> dict[str, np.ndarray]:
             header = [f"label{i}" for i in range(len(rows[0]))]
         else:
             rows = rows[1:]
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:
+            raise ValueError(
+                f"{path}: column name {repeated[0]!r} appears {header.count(repeated[0])} times "
+                "in the header; give each column its own name"
+            )
         if not rows:
             raise ValueError(f"{path}: the labels file has a header but no rows")
         bad = [i for i, r in enumerate(rows) if len(r) != len(header)]
@@ -201,17 +212,23 @@ def align_labels(
     *,
     frame_times: np.ndarray | None = None,
     fs: float | None = None,
+    min_coverage: float = MIN_COVERAGE,
 ) -> LabelSet:
     """Put ``labels`` on the imaging time base (``frame_times`` in s, or frames at ``fs`` Hz).
 
-    Labels without a time base must already have one row per frame.
+    Labels without a time base must already have one row per frame. When the imaging spans
+    less than ``min_coverage`` of the labels' duration the time bases are taken to disagree
+    (a wrong rate or unit) and a ``ValueError`` says so; lower it for a deliberately short
+    recording.
     """
+    if int(n_frames) < 1:
+        raise ValueError(f"align_labels: n_frames={n_frames}; the imaging must have frames")
     src = labels.sample_times()
     if src is None:
         labels.check_length(n_frames)
         return labels
     if frame_times is None:
-        if fs is None or fs <= 0:
+        if fs is None or not np.isfinite(fs) or fs <= 0:
             raise ValueError(
                 "align_labels: the labels have a time base; give the imaging frame rate fs "
                 "(Hz) or the frame times to resample them"
@@ -220,12 +237,31 @@ def align_labels(
     frame_times = np.asarray(frame_times, dtype=np.float64)
     if len(frame_times) != n_frames:
         raise ValueError(f"frame_times has {len(frame_times)} entries for {n_frames} frames")
+    if not np.isfinite(frame_times).all():
+        i = int(np.flatnonzero(~np.isfinite(frame_times))[0])
+        raise ValueError(f"frame_times has a NaN/infinite value at frame {i}; give the "
+                         "acquisition's time stamps (seconds) for every frame")
+    if np.any(np.diff(frame_times) <= 0):
+        i = int(np.flatnonzero(np.diff(frame_times) <= 0)[0])
+        raise ValueError(f"frame_times must increase strictly; frame {i + 1} "
+                         f"({frame_times[i + 1]:.6g} s) is not after frame {i} "
+                         f"({frame_times[i]:.6g} s)")
     step = float(np.median(np.diff(src))) if len(src) > 1 else 0.0
     if frame_times[0] < src[0] - step or frame_times[-1] > src[-1] + step:
         raise ValueError(
             f"labels cover {src[0]:.3g}–{src[-1]:.3g} s but the imaging spans "
             f"{frame_times[0]:.3g}–{frame_times[-1]:.3g} s; the time bases do not match — "
             "check the labels' time column / rate and the imaging frame rate"
+        )
+    label_span = float(src[-1] - src[0]) + step
+    imaging_span = float(frame_times[-1] - frame_times[0]) + (
+        float(np.median(np.diff(frame_times))) if n_frames > 1 else 0.0)
+    if label_span > 0 and imaging_span < min_coverage * label_span:
+        raise ValueError(
+            f"the imaging ({n_frames} frames, {imaging_span:.3g} s) covers only "
+            f"{100 * imaging_span / label_span:.2g} % of the labels ({label_span:.3g} s); the "
+            "frame rate or the labels' time base is probably wrong — check fs (Hz, not ms) "
+            "and the labels' time column units (seconds), or lower min_coverage"
         )
     out = {}
     for name, values in labels.columns.items():

@@ -51,6 +51,16 @@ def _tiff_error(path: Path, err: Exception) -> ValueError:
     )
 
 
+def _declared_frames(tif) -> int | None:
+    """How many frames the TIFF says it holds (ImageJ or tifffile metadata), if it says."""
+    shaped = tif.shaped_metadata
+    if shaped and shaped[0].get("shape"):
+        shape = tuple(shaped[0]["shape"])
+        return int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    images = (tif.imagej_metadata or {}).get("images")
+    return int(images) if images is not None else None
+
+
 def _open_tiff(path: Path):
     import tifffile
 
@@ -60,13 +70,29 @@ def _open_tiff(path: Path):
             shape, dtype = tuple(series.shape), series.dtype
             offset = series.dataoffset  # None unless the data are contiguous and uncompressed
             n_pages = len(tif.pages)
+            declared = _declared_frames(tif)
+            last = tif.pages[-1] if n_pages else None
+            end = max((o + c for o, c in zip(getattr(last, "dataoffsets", ()),
+                                              getattr(last, "databytecounts", ()),
+                                              strict=False)), default=0)
     except Exception as err:  # tifffile raises many types for damaged files
         raise _tiff_error(path, err) from err
+    size = path.stat().st_size
+    if declared == 0 or 0 in shape:
+        raise ValueError(f"{path}: the TIFF holds no frames (0 images); export the recording "
+                         "again, or pick the file that holds the frames")
+    if (declared is not None and declared > n_pages) or end > size:
+        found = f"only {n_pages} pages could be read" if declared else "its last page is cut"
+        raise ValueError(
+            f"{path}: the TIFF is truncated ({found}"
+            + (f" of the {declared} frames it declares" if declared else "")
+            + f"; the file has {size} bytes); re-export or re-copy it"
+        )
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if offset is not None and offset + nbytes > path.stat().st_size:
+    if offset is not None and offset + nbytes > size:
         raise ValueError(
             f"{path}: the TIFF is truncated (it declares {nbytes} bytes of pixels from byte "
-            f"{offset}, the file has {path.stat().st_size}); re-export or re-copy it"
+            f"{offset}, the file has {size}); re-export or re-copy it"
         )
     if offset is not None:
         return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
