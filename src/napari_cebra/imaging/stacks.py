@@ -81,7 +81,8 @@ def _open_tiff(path: Path):
     if declared == 0 or 0 in shape:
         raise ValueError(f"{path}: the TIFF holds no frames (0 images); export the recording "
                          "again, or pick the file that holds the frames")
-    if (declared is not None and declared > n_pages) or end > size:
+    # contiguous data (offset known) are checked by size below; tifffile then reads 1 page
+    if offset is None and ((declared is not None and declared > n_pages) or end > size):
         found = f"only {n_pages} pages could be read" if declared else "its last page is cut"
         raise ValueError(
             f"{path}: the TIFF is truncated ({found}"
