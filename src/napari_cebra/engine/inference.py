@@ -35,6 +35,14 @@ def embed_recording(encoder, neural, device: str, chunk_size: int | None = None,
         shape = neural.shape
     if len(shape) != 2:
         raise ValueError(f"{name} must be 2-D (time, neurons); got shape {tuple(shape)}.")
+    dtype = np.dtype(getattr(neural, "dtype", np.float32))
+    if dtype == object or not (np.issubdtype(dtype, np.number) or dtype == bool) \
+            or np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got dtype {dtype}.")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1
+                                   or int(chunk_size) != chunk_size):
+        raise ValueError(f"chunk_size={chunk_size!r} must be a positive whole number of rows "
+                         "(or None to size chunks automatically).")
     total, features = int(shape[0]), int(shape[1])
     if features != encoder.num_neurons:
         raise ValueError(f"{name} has {features} neurons but the model was trained on "
@@ -42,7 +50,7 @@ def embed_recording(encoder, neural, device: str, chunk_size: int | None = None,
     if total == 0:
         raise ValueError(f"{name} is empty.")
     before, after = encoder.offset
-    chunk = chunk_size or max(1024, CHUNK_BYTES // (4 * features))
+    chunk = int(chunk_size) if chunk_size else max(1024, CHUNK_BYTES // (4 * features))
     out = np.empty((total, encoder.num_output), dtype=np.float32)
     encoder.eval()
     with torch.inference_mode():

@@ -14,8 +14,9 @@ def as_neural(x, name: str = "neural") -> np.ndarray:
         arr = np.asarray(x)
     except Exception as err:  # noqa: BLE001 - any conversion failure is the user's input
         raise TypeError(f"{name} could not be read as an array: {err}") from err
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
+            or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (time, neurons); got shape {arr.shape}. "
@@ -41,8 +42,9 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 def as_continuous(y, n_samples: int, name: str = "continuous labels", allow_int: bool = False):
     """Return continuous labels as float32 (T, D). Integer dtypes need ``allow_int=True``."""
     arr = np.asarray(y)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}.")
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) \
+            or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.integer) and not allow_int:
         raise TypeError(
             f"{name} have integer dtype {arr.dtype}; integer labels look discrete. Pass them as "
@@ -78,7 +80,14 @@ def as_discrete(y, n_samples: int, name: str = "discrete labels") -> np.ndarray:
                 f"{name} hold non-integer floats; continuous labels go in continuous=... "
                 "(or the positional behaviour argument)."
             )
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if len(np.unique(arr)) < 2:
+        raise ValueError(
+            f"{name} hold a single class ({int(arr[0]) if len(arr) else 'none'}) at every time "
+            "point; discrete labels need at least two classes to contrast. Drop them (train "
+            "CEBRA-Time) or pass labels that vary."
+        )
+    return arr
 
 
 def _check_length(arr: np.ndarray, n_samples: int, name: str) -> None:
