@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_cebra import pipeline
+from napari_cebra import embedding_files, model_files, pipeline, views
 from napari_cebra.pipeline import TrainingError, TrainSettings
 from napari_cebra.synthetic.hippocampus import hippocampus_session
 
@@ -126,39 +126,39 @@ def test_out_of_memory_becomes_a_clear_training_error(meta):
 def test_model_files_keep_settings_and_labels(meta, tmp_path):
     job = pipeline.job_from_metadata(meta, TINY, ["direction"])
     result = pipeline.run(pipeline.train(job))
-    path = pipeline.save_model(result.model, tmp_path / "m.pt", TINY, ["direction"])
+    path = model_files.save_model(result.model, tmp_path / "m.pt", TINY, ["direction"])
     with pytest.raises(FileExistsError):
-        pipeline.save_model(result.model, path, TINY, ["direction"])
-    model, settings, columns = pipeline.load_model(path, device="cpu")
+        model_files.save_model(result.model, path, TINY, ["direction"])
+    model, settings, columns = model_files.load_model(path, device="cpu")
     assert settings == TINY and columns == ("direction",)
     again = pipeline.embed(job, model)
     np.testing.assert_allclose(again.embedding, result.embedding, atol=1e-5)
     with pytest.raises(FileNotFoundError):
-        pipeline.load_model(tmp_path / "missing.pt")
+        model_files.load_model(tmp_path / "missing.pt")
 
 
 def test_project_chosen_dims_pca_and_flat():
     rng = np.random.default_rng(0)
     emb = (rng.normal(size=(500, 5)) * [5, 1, 3, 0.1, 2]).astype(np.float32)
-    np.testing.assert_array_equal(pipeline.project(emb, (4, 0, 2)), emb[:, [4, 0, 2]])
-    scores = pipeline.project(emb, "pca")
+    np.testing.assert_array_equal(views.project(emb, (4, 0, 2)), emb[:, [4, 0, 2]])
+    scores = views.project(emb, "pca")
     assert scores.shape == (500, 3)
     variances = scores.var(axis=0)
     assert variances[0] > variances[1] > variances[2]
     np.testing.assert_allclose(np.corrcoef(scores.T), np.eye(3), atol=1e-6)
     flat = emb[:, :2]
-    assert pipeline.project(flat, "pca") is not None and pipeline.project(flat).shape == (500, 2)
+    assert views.project(flat, "pca") is not None and views.project(flat).shape == (500, 2)
     with pytest.raises(ValueError):
-        pipeline.project(emb, (0, 0, 1))
+        views.project(emb, (0, 0, 1))
     with pytest.raises(ValueError):
-        pipeline.project(emb, (0, 1, 5))
+        views.project(emb, (0, 1, 5))
 
 
 def test_display_indices_subsample_evenly():
-    idx = pipeline.display_indices(100_000, 20_000)
+    idx = views.display_indices(100_000, 20_000)
     assert len(idx) <= 20_000 and idx[0] == 0 and idx[-1] == 99_999
     assert np.all(np.diff(idx) > 0)
-    np.testing.assert_array_equal(pipeline.display_indices(50, 100), np.arange(50))
+    np.testing.assert_array_equal(views.display_indices(50, 100), np.arange(50))
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".csv", ".h5"])
@@ -167,18 +167,18 @@ def test_embedding_files_round_trip(tmp_path, suffix):
     emb = rng.normal(size=(30, 3)).astype(np.float32)
     time = np.arange(100, 130)
     labels = {"position": rng.uniform(size=30), "direction": rng.integers(0, 2, 30)}
-    path = pipeline.save_embedding(tmp_path / f"e{suffix}", emb, time, labels)
-    got, got_time, got_labels = pipeline.load_embedding(path)
+    path = embedding_files.save_embedding(tmp_path / f"e{suffix}", emb, time, labels)
+    got, got_time, got_labels = embedding_files.load_embedding(path)
     np.testing.assert_allclose(got, emb, rtol=1e-6)
     np.testing.assert_array_equal(got_time, time)
     np.testing.assert_allclose(got_labels["position"], labels["position"])
     np.testing.assert_array_equal(got_labels["direction"], labels["direction"])
     with pytest.raises(FileExistsError):
-        pipeline.save_embedding(path, emb)
+        embedding_files.save_embedding(path, emb)
 
 
 def test_embedding_writer_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="save embeddings as"):
-        pipeline.save_embedding(tmp_path / "e.txt", np.zeros((3, 2)))
+        embedding_files.save_embedding(tmp_path / "e.txt", np.zeros((3, 2)))
     with pytest.raises(ValueError, match="time has 2 entries"):
-        pipeline.save_embedding(tmp_path / "e.csv", np.zeros((3, 2)), time=[0, 1])
+        embedding_files.save_embedding(tmp_path / "e.csv", np.zeros((3, 2)), time=[0, 1])

@@ -5,23 +5,21 @@ docs/CONTRACTS.md, or plain arrays), trained with :func:`train` (a generator yie
 :class:`Progress` and returning a :class:`TrainingResult`) and drained headless with
 :func:`run`. Closing the generator part-way discards the run (the engine's contract).
 
-Also here: views of an embedding (3 chosen dims or PCA, a display subsample) and writers of an
-embedding with its time index and labels to ``.npy`` / ``.csv`` / ``.h5``.
+Embedding files live in :mod:`napari_cebra.embedding_files`, model files with their settings in
+:mod:`napari_cebra.model_files`, what the embedding view draws in :mod:`napari_cebra.views`.
 No Qt, no napari; torch is imported only when training starts.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from napari_cebra.contracts import LABEL_KINDS, META_KEY  # noqa: F401 - re-exported
+from napari_cebra.contracts import LABEL_KINDS, embedding_record
+from napari_cebra.progress import Progress, drain, fit_progress
 
 EMBEDDING_SUFFIXES = (".npy", ".csv", ".h5", ".hdf5")
 
@@ -122,17 +120,6 @@ class TrainingJob:
         return "CEBRA-Hybrid" if self.settings.hybrid else "CEBRA-Behaviour"
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One event of a run: ``stage`` is "fit" (one per step) or "embed" (once, at the end)."""
-
-    stage: str
-    step: int
-    total: int
-    loss: float = float("nan")
-    temperature: float = float("nan")
-
-
 @dataclass
 class TrainingResult:
     model: Any  # the fitted napari_cebra.CEBRA
@@ -147,18 +134,11 @@ class TrainingResult:
     loss: list[float]
 
     def as_metadata(self) -> dict[str, Any]:
-        """The dict stored as ``source_layer.metadata["napari_cebra"]["embedding"]``."""
-        return {
-            "embedding": self.embedding,
-            "time": self.time,
-            "train_mask": self.train_mask,
-            "labels": dict(self.labels),
-            "label_kinds": dict(self.label_kinds),
-            "label_columns": list(self.label_columns),
-            "settings": self.settings.to_dict(),
-            "source": self.source,
-            "loss": list(self.loss),
-        }
+        """The embedding record stored on the source layer (``contracts.embedding_record``)."""
+        return embedding_record(
+            self.embedding, time=self.time, train_mask=self.train_mask, labels=self.labels,
+            label_kinds=self.label_kinds, label_columns=self.label_columns,
+            settings=self.settings.to_dict(), source=self.source, loss=self.loss)
 
 
 def split_mask(n_samples: int, test_fraction: float) -> np.ndarray:
@@ -286,17 +266,11 @@ def train(job: TrainingJob, model=None) -> Generator[Progress, None, TrainingRes
     if job.discrete is not None:
         kwargs["discrete"] = job.discrete[mask]
     total = int(job.settings.max_iterations)
-    steps = model.fit_steps(job.neural[mask], **kwargs)
+    steps = fit_progress(model.fit_steps(job.neural[mask], **kwargs))
     try:
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as stop:
-                model = stop.value if stop.value is not None else model
-                break
-            yield Progress("fit", int(step.step), int(step.max_iterations), float(step.loss),
-                           float(step.temperature))
-        yield Progress("embed", total, total)
+        fitted = yield from steps
+        model = fitted if fitted is not None else model
+        yield Progress("embed", total, total, "embedding every frame")
         embedding = np.asarray(model.transform(job.neural), dtype=np.float32)
     except (RuntimeError, MemoryError) as err:  # torch / out-of-memory → one clear message
         raise TrainingError(explain_error(err, job.settings)) from err
@@ -328,204 +302,5 @@ def result_for(job: TrainingJob, model, embedding: np.ndarray) -> TrainingResult
 
 def run(gen: Generator[Progress, None, Any],
         callback: Callable[[Progress], Any] | None = None) -> Any:
-    """Drain a generator of this module headless; return its result."""
-    from napari_cebra.progress import drain
-
+    """Drain a generator of this module headless; return its result (``progress.drain``)."""
     return drain(gen, callback)
-
-
-# ----------------------------------------------------------------------------- model files
-
-def settings_path(model_path: str | Path) -> Path:
-    """The JSON file next to a model file that keeps the run's settings and label choice."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.name + ".settings.json")
-
-
-def save_model(model, path: str | Path, settings: TrainSettings,
-               label_columns: Sequence[str] = (), overwrite: bool = False) -> Path:
-    """``model.save(path)`` plus a settings sidecar (``<path>.settings.json``)."""
-    path = Path(path)
-    side = settings_path(path)
-    if side.exists() and not overwrite:
-        raise FileExistsError(f"{side} exists; choose another file name.")
-    model.save(path, overwrite=overwrite)
-    side.write_text(json.dumps({"settings": settings.to_dict(),
-                                "label_columns": list(label_columns)}, indent=2))
-    return path
-
-
-def load_model(path: str | Path, device: str = "auto"):
-    """``(model, settings, label_columns)``; settings come from the sidecar when present."""
-    from napari_cebra.engine.estimator import CEBRA
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file {path} does not exist.")
-    model = CEBRA.load(path, device=device)
-    side = settings_path(path)
-    if side.exists():
-        data = json.loads(side.read_text())
-        settings = TrainSettings.from_dict(data.get("settings", {}))
-        columns = tuple(data.get("label_columns", ()))
-    else:
-        settings = TrainSettings.from_dict(model.get_params())
-        columns = ()
-    return model, settings, columns
-
-
-# ----------------------------------------------------------------------------- views
-
-def project(embedding: np.ndarray, dims: Sequence[int] | str = (0, 1, 2)) -> np.ndarray:
-    """The coordinates to draw: chosen dims, or ``"pca"`` (first 3 principal components).
-
-    2-D embeddings come back as they are (drawn flat); ``dims`` beyond the embedding's width
-    raise ``ValueError``.
-    """
-    emb = np.asarray(embedding, dtype=np.float32)
-    if emb.ndim != 2:
-        raise ValueError(f"embedding must be 2-D (time, dims); got shape {emb.shape}.")
-    d = emb.shape[1]
-    if d <= 2:
-        return emb
-    if isinstance(dims, str):
-        if dims.lower() != "pca":
-            raise ValueError(f"dims={dims!r}: give three dimension indices or 'pca'.")
-        return pca(emb, 3)
-    dims = tuple(int(i) for i in dims)
-    if len(dims) not in (2, 3) or len(set(dims)) != len(dims) or not all(0 <= i < d for i in dims):
-        raise ValueError(f"dims={dims} must be 2 or 3 distinct indices in 0..{d - 1}.")
-    return emb[:, list(dims)]
-
-
-def pca(x: np.ndarray, n_components: int = 3) -> np.ndarray:
-    """Scores on the first principal components (from the d × d covariance: fast at any T)."""
-    x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean(axis=0)
-    cov = centred.T @ centred / max(len(x) - 1, 1)
-    values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(values)[::-1][:n_components]
-    components = vectors[:, order]
-    # Fix each component's sign so the view does not flip between runs.
-    signs = np.sign(components[np.argmax(np.abs(components), axis=0), range(components.shape[1])])
-    return (centred @ (components * signs)).astype(np.float32)
-
-
-def display_indices(n_samples: int, max_points: int | None) -> np.ndarray:
-    """Evenly strided indices of at most ``max_points`` rows: what is drawn, not what is kept."""
-    if max_points is None or n_samples <= max_points:
-        return np.arange(n_samples)
-    return np.unique(np.linspace(0, n_samples - 1, int(max_points)).round().astype(np.int64))
-
-
-# ----------------------------------------------------------------------------- writers
-
-def _columns(embedding: np.ndarray, time: np.ndarray | None,
-             labels: Mapping[str, Any] | None) -> tuple[np.ndarray, np.ndarray, dict]:
-    emb = np.asarray(embedding)
-    if emb.ndim != 2:
-        raise ValueError(f"embedding must be 2-D (time, dims); got shape {emb.shape}.")
-    t = np.arange(len(emb)) if time is None else np.asarray(time)
-    if len(t) != len(emb):
-        raise ValueError(f"time has {len(t)} entries but the embedding has {len(emb)} rows.")
-    cols = {}
-    for name, values in (labels or {}).items():
-        values = np.asarray(values)
-        if values.ndim != 1 or len(values) != len(emb):
-            raise ValueError(f"label {name!r} must be 1-D with {len(emb)} entries.")
-        if name in ("time",) or name.startswith("embedding_"):
-            raise ValueError(f"label name {name!r} clashes with a column of the file.")
-        cols[name] = values
-    return emb, t, cols
-
-
-def save_embedding(path: str | Path, embedding: np.ndarray, time: np.ndarray | None = None,
-                   labels: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
-    """Write an embedding with its time index and labels; the suffix picks the format.
-
-    ``.npy``: one structured array (fields ``time``, ``embedding_0``…, then labels; loads
-    without pickle). ``.csv``: the same columns with a header. ``.h5``: datasets
-    ``embedding``, ``time`` and ``labels/<name>``.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in EMBEDDING_SUFFIXES:
-        raise ValueError(f"{path.name}: save embeddings as {', '.join(EMBEDDING_SUFFIXES)}.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; choose another file name.")
-    emb, t, cols = _columns(embedding, time, labels)
-    names = ["time"] + [f"embedding_{i}" for i in range(emb.shape[1])] + list(cols)
-    if suffix == ".npy":
-        dtype = [("time", t.dtype)] + [(n, emb.dtype) for n in names[1:1 + emb.shape[1]]]
-        dtype += [(n, v.dtype) for n, v in cols.items()]
-        table = np.empty(len(emb), dtype=dtype)
-        table["time"] = t
-        for i in range(emb.shape[1]):
-            table[f"embedding_{i}"] = emb[:, i]
-        for n, v in cols.items():
-            table[n] = v
-        with open(path, "wb") as fh:
-            np.save(fh, table, allow_pickle=False)
-    elif suffix == ".csv":
-        with open(path, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(names)
-            data = [t, *emb.T, *cols.values()]
-            writer.writerows(zip(*(_plain(c) for c in data), strict=True))
-    else:
-        import h5py
-
-        with h5py.File(path, "w") as fh:
-            fh.create_dataset("embedding", data=emb)
-            fh.create_dataset("time", data=t)
-            group = fh.create_group("labels")
-            for n, v in cols.items():
-                group.create_dataset(n, data=v)
-    return path
-
-
-def _plain(values: np.ndarray) -> Iterable:
-    values = np.asarray(values)
-    if np.issubdtype(values.dtype, np.floating):
-        return (repr(float(v)) for v in values)
-    return values.tolist()
-
-
-def load_embedding(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Read back what :func:`save_embedding` wrote: ``(embedding, time, labels)``."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        table = np.load(path, allow_pickle=False)
-        names = list(table.dtype.names or ())
-        emb_names = [n for n in names if n.startswith("embedding_")]
-        emb = np.stack([table[n] for n in emb_names], axis=1)
-        labels = {n: table[n] for n in names if n != "time" and n not in emb_names}
-        return emb, table["time"], labels
-    if suffix == ".csv":
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
-        header, body = rows[0], rows[1:]
-        columns = {n: np.array([r[i] for r in body]) for i, n in enumerate(header)}
-        emb_names = [n for n in header if n.startswith("embedding_")]
-        emb = np.stack([columns[n].astype(np.float32) for n in emb_names], axis=1)
-        labels = {n: _parse(columns[n]) for n in header if n != "time" and n not in emb_names}
-        return emb, columns["time"].astype(np.int64), labels
-    if suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r") as fh:
-            emb = fh["embedding"][()]
-            t = fh["time"][()]
-            labels = {n: fh["labels"][n][()] for n in fh.get("labels", {})}
-        return emb, t, labels
-    raise ValueError(f"{path.name}: not an embedding file ({', '.join(EMBEDDING_SUFFIXES)}).")
-
-
-def _parse(values: np.ndarray) -> np.ndarray:
-    for dtype in (np.int64, np.float64):
-        try:
-            return values.astype(dtype)
-        except ValueError:
-            continue
-    return values

@@ -7,9 +7,9 @@ from qtpy.QtGui import QImage
 
 from napari_cebra.cli import build_parser
 from napari_cebra.cli.demo import handler, setup, train_and_wait
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui.embedding_view import EmbeddingView
 from napari_cebra.gui.train_widget import TrainWidget
-from napari_cebra.pipeline import META_KEY
 
 
 def test_demo_options_parse():

@@ -7,9 +7,11 @@ import io
 import numpy as np
 import pytest
 
-from napari_cebra import pipeline
+from napari_cebra import embedding_files, model_files
 from napari_cebra.cli import main
-from napari_cebra.cli.train import ProgressBar, load_traces
+from napari_cebra.cli._progress_bar import ProgressBar
+from napari_cebra.cli.train import load_traces
+from napari_cebra.progress import Progress
 from napari_cebra.synthetic.hippocampus import hippocampus_session
 
 TINY = ["--iterations", "20", "--batch-size", "64", "--hidden-units", "16",
@@ -39,9 +41,9 @@ def test_train_writes_model_and_embedding(files, capsys):
     err = capsys.readouterr().err
     assert "CEBRA-Behaviour on 600 frames × 20 neurons" in err
     assert "20/20 loss" in err
-    model, settings, columns = pipeline.load_model(out, device="cpu")
+    model, settings, columns = model_files.load_model(out, device="cpu")
     assert settings.max_iterations == 20 and columns == ("position", "direction")
-    embedding, time, labels = pipeline.load_embedding(emb)
+    embedding, time, labels = embedding_files.load_embedding(emb)
     assert embedding.shape == (600, 3) and list(time[:3]) == [0, 1, 2]
     assert set(labels) == {"position", "direction"}
     # Never overwrites: a second run to the same file is refused.
@@ -52,7 +54,8 @@ def test_train_writes_model_and_embedding(files, capsys):
 def test_train_reports_bad_input_without_a_traceback(files, capsys):
     short = files / "short.npy"
     np.save(short, np.zeros(5))
-    code = main(["train", str(files / "traces.npy"), "--labels", str(short), *TINY])
+    code = main(["train", str(files / "traces.npy"), "--labels", str(short), "--out",
+                 str(files / "short.pt"), *TINY])
     assert code == 1
     assert "error" in capsys.readouterr().err
 
@@ -69,11 +72,15 @@ def test_load_traces_from_extract_npz(files):
 
 def test_progress_bar_draws_steps_and_the_embedding_stage():
     stream = io.StringIO()
-    bar = ProgressBar(4, width=4, stream=stream)
-    for step in range(1, 5):
-        bar(pipeline.Progress("fit", step, 4, loss=1.0 / step))
-    bar(pipeline.Progress("embed", 4, 4))
-    bar.close()
+    with ProgressBar(stream=stream, quiet=False) as bar:
+        for step in range(1, 5):
+            bar(Progress("fit", step, 4, loss=1.0 / step))
+        bar(Progress("embed", 4, 4, "embedding every frame"))
     text = stream.getvalue()
-    assert "[####] 4/4 loss 0.2500" in text and "embedding every frame" in text
-    assert text.endswith("\n")
+    assert "4/4" in text and "loss=0.2500" in text and "embed" in text
+    quiet = io.StringIO()
+    with ProgressBar(stream=quiet) as bar:  # not a terminal: one line per stage
+        for step in range(1, 5):
+            bar(Progress("fit", step, 4, loss=1.0))
+        bar(Progress("embed", 4, 4))
+    assert quiet.getvalue() == "fit…\nfit: 4/4 loss 1.0000\nembed…\nembed: 4/4\n"

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from qtpy.QtWidgets import QWidget
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui.embedding_view import EmbeddingView, colors_for
 from napari_cebra.gui.sample_data import traces_layer
-from napari_cebra.pipeline import META_KEY, project
+from napari_cebra.views import project
 
 
 def ring(n: int, dims: int = 3, seed: int = 0) -> np.ndarray:

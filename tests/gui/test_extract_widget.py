@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import extract_widget as ew
-from napari_cebra.pipeline import META_KEY
 from napari_cebra.synthetic.calcium_movie import match_centroids, simulate_calcium_movie
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import reader
-from napari_cebra.pipeline import META_KEY
 from napari_cebra.synthetic.calcium_movie import simulate_calcium_movie
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui.sample_data import grid_shape, hippocampus_sample, neuron_grid_movie
-from napari_cebra.pipeline import META_KEY, TrainSettings, job_from_metadata
+from napari_cebra.pipeline import TrainSettings, job_from_metadata
 
 
 def test_hippocampus_sample_opens_with_labels_and_a_time_axis(make_napari_viewer):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QTimer
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import train_widget as tw
 from napari_cebra.gui.embedding_view import EmbeddingView
 from napari_cebra.gui.sample_data import traces_layer
-from napari_cebra.pipeline import META_KEY
 from napari_cebra.synthetic.hippocampus import hippocampus_session
 
 TINY = {"iterations": 30, "batch_size": 64, "hidden_units": 16}

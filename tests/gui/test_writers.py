@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from napari.layers import Points
 
-from napari_cebra.pipeline import META_KEY, load_embedding
+from napari_cebra.contracts import META_KEY
+from napari_cebra.embedding_files import load_embedding
 
 
 def drawn_subsample_layer():

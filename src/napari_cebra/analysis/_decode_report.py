@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,30 +99,26 @@ class FrameDecodingReport:
             out["predictions"] = {r.name: r.prediction.tolist() for r in self.results}
         return out
 
-    def to_json(self, path: str | Path, predictions: bool = False) -> Path:
-        path = _new_file(path)
-        with path.open("x") as fh:
-            json.dump(_plain(self.to_dict(predictions)), fh, indent=2)
-        return path
+    def to_json(self, path: str | Path, predictions: bool = False,
+                overwrite: bool = False) -> Path:
+        """Write the report as JSON, whole or not at all; an existing file is kept unless
+        ``overwrite``."""
+        from napari_cebra.files import write_json
 
-    def to_csv(self, path: str | Path) -> Path:
-        path = _new_file(path)
+        return write_json(path, _plain(self.to_dict(predictions)), overwrite=overwrite,
+                          what="report file")
+
+    def to_csv(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the summary table as CSV, whole or not at all (see :meth:`to_json`)."""
+        from napari_cebra.files import atomic_write
+
         rows = self.summary()
-        with path.open("x", newline="") as fh:
+        with atomic_write(path, "w", overwrite=overwrite, newline="",
+                          what="CSV report") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["name"])
             writer.writeheader()
             writer.writerows(rows)
-        return path
-
-
-def _new_file(path: str | Path) -> Path:
-    path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"report file {path} already exists; choose another name "
-                              "(reports are never overwritten).")
-    if not path.parent.exists():
-        raise FileNotFoundError(f"folder {path.parent} for the report does not exist.")
-    return path
+        return Path(path)
 
 
 def _plain(x):

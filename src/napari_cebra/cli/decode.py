@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from napari_cebra.cli import UsageError
+from napari_cebra.cli._progress_bar import ProgressBar
 
 
 def _ints(text: str) -> list[int]:
@@ -32,7 +34,7 @@ def register(subparsers) -> None:
         description="Train CEBRA (or use --model) on the training repeats, choose the kNN "
         "n_neighbors on a validation repeat, decode the frame of every time point of the test "
         "repeat; compare with kNN on the raw traces and their PCA, and with shuffled controls. "
-        "Writes a JSON (and optionally CSV) report; existing files are never overwritten.")
+        "Writes a JSON (and optionally CSV) report; existing files are kept unless --overwrite.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", type=Path, help="session .npz (neural, frame_id, repeat, fs, "
                      "optional movie)")
@@ -63,6 +65,8 @@ def register(subparsers) -> None:
     p.add_argument("--csv", type=Path, default=None, help="CSV summary to write")
     p.add_argument("--predictions", action="store_true",
                    help="include every predicted frame in the JSON report")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing report files (refused otherwise)")
     p.set_defaults(func=handler)
 
 
@@ -89,13 +93,24 @@ def _load(args) -> dict:
                 movie=arrays.pop("movie", None), extra=arrays)
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """The report files checked before any data is read or any model trained."""
+    from napari_cebra.files import check_target
+
+    check_target(args.report, overwrite=args.overwrite, what="report file")
+    if args.csv is not None:
+        check_target(args.csv, overwrite=args.overwrite, what="CSV report")
+        if Path(args.csv).resolve() == Path(args.report).resolve():
+            raise UsageError("--report and --csv name the same file.")
+
+
 def handler(args: argparse.Namespace) -> int:
     from napari_cebra.analysis.frame_decoding import frame_decoding_steps
+    from napari_cebra.progress import drain
 
-    for path in (args.report, args.csv):
-        if path is not None and path.exists():
-            raise FileExistsError(f"report file {path} already exists; choose another name "
-                                  "(reports are never overwritten).")
+    check_outputs(args)
+    if args.model is not None and not args.model.is_file():
+        raise FileNotFoundError(f"model file {args.model} does not exist.")
     session = _load(args)
     continuous = {}
     for name in args.continuous or []:
@@ -105,11 +120,9 @@ def handler(args: argparse.Namespace) -> int:
         continuous[name] = session["extra"][name]
     model = None
     if args.model is not None:
-        from napari_cebra.engine.estimator import CEBRA
+        from napari_cebra.model_files import load_model
 
-        if not args.model.exists():
-            raise FileNotFoundError(f"model file {args.model} does not exist.")
-        model = CEBRA.load(args.model, device=args.device)
+        model, _, _ = load_model(args.model, device=args.device)
     params = dict(max_iterations=args.iterations, output_dimension=args.output_dimension,
                   batch_size=args.batch_size, device=args.device)
     gen = frame_decoding_steps(
@@ -117,18 +130,12 @@ def handler(args: argparse.Namespace) -> int:
         movie=session["movie"], model=model, cebra_params=params, labels=args.labels,
         train_repeats=args.train_repeats, validation_repeat=args.validation_repeat,
         test_repeat=args.test_repeat, baselines=args.baselines, controls=args.controls,
-        continuous=continuous, seed=args.seed, progress_every=max(1, args.iterations // 10))
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as stop:
-            report = stop.value
-            break
-        loss = "" if event.loss is None else f"  loss {event.loss:.4f}"
-        print(f"[{event.stage}] {event.message}{loss}", file=sys.stderr)
-    report.to_json(args.report, predictions=args.predictions)
+        continuous=continuous, seed=args.seed, progress_every=max(1, args.iterations // 50))
+    with ProgressBar() as bar:
+        report = drain(gen, bar)
+    report.to_json(args.report, predictions=args.predictions, overwrite=args.overwrite)
     if args.csv is not None:
-        report.to_csv(args.csv)
+        report.to_csv(args.csv, overwrite=args.overwrite)
     print(f"frame-ID accuracy within ±1 s (chance {report.chance:.1%}):")
     for r in report.results:
         print(f"  {r.name:<26} {r.accuracy:6.1%}   median error {r.median_frame_error:.1f} "

@@ -67,9 +67,29 @@ def train_and_wait(train, steps: int, timeout_s: float = 600.0) -> bool:
     return not train.running and train.result is not None
 
 
+def check_display() -> None:
+    """Fail with advice, not a Qt abort, when there is no screen to open napari on."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return  # macOS/Windows always have a display; a chosen Qt platform is the user's call
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RuntimeError(
+            "no display to open napari on (DISPLAY is not set). On a headless machine run it "
+            "under a virtual screen: xvfb-run -a napari-cebra demo --train-steps 300 "
+            "--screenshot demo.png (apt-get install xvfb), or use 'napari-cebra train' and "
+            "'napari-cebra decode', which need no screen."
+        )
+
+
 def handler(args: argparse.Namespace) -> int:
     from napari_cebra.gui._widget_utils import keep_triton_out
 
+    check_display()
+    if args.screenshot:
+        from napari_cebra.files import check_target
+
+        check_target(args.screenshot, what="screenshot")
     keep_triton_out()  # before napari creates its OpenGL context
     import napari
     from qtpy.QtWidgets import QApplication

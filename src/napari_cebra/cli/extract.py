@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from napari_cebra.cli._progress_bar import ProgressBar
 
 
 def register(subparsers) -> None:
@@ -42,23 +43,20 @@ def handler(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from napari_cebra.files import atomic_path
     from napari_cebra.imaging import BaselineParams, drain, extract_steps
+    from napari_cebra.imaging.suite2p_run import default_output_dir, prepare_output_dir
 
     source = args.stack[0] if len(args.stack) == 1 else args.stack
-    last = {"stage": None}
-
-    def report(event) -> None:
-        if event.stage != last["stage"] or event.stage == "binary":
-            print(f"[{event.fraction:4.0%}] {event.stage}: {event.message}", file=sys.stderr)
-            last["stage"] = event.stage
-
+    # the output folder is checked before the stack is read or suite2p starts
+    prepare_output_dir(args.out or default_output_dir(source), overwrite=args.overwrite)
     baseline = BaselineParams(
         neuropil_coefficient=args.neuropil_coefficient,
         method=args.baseline,
         window_s=args.baseline_window,
     )
-    session = drain(
-        extract_steps(
+    with ProgressBar() as bar:
+        session = drain(extract_steps(
             source,
             fs=args.fs,
             tau=args.tau,
@@ -69,11 +67,10 @@ def handler(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             baseline=baseline,
             torch_device=args.device,
-        ),
-        report,
-    )
+        ), bar)
     plane = Path(session.suite2p.plane_dir)
-    np.savez(plane / "traces.npz", fs=session.fs, **session.trace_sets)
+    with atomic_path(plane / "traces.npz", what="traces file") as tmp:
+        np.savez(tmp, fs=session.fs, **session.trace_sets)
     n_cells = int(session.suite2p.iscell[:, 0].sum()) if session.suite2p.n_rois else 0
     print(
         f"{session.suite2p.n_rois} ROIs ({n_cells} cells), {session.n_frames} frames → {plane}"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
+from napari_cebra.cli import UsageError
+from napari_cebra.cli._progress_bar import ProgressBar
 from napari_cebra.pipeline import TrainSettings
 
 _DEFAULTS = TrainSettings()
@@ -32,7 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--discrete", action="append", default=[], metavar="FILE",
                    help="discrete labels, (time,) integer .npy; repeatable")
     p.add_argument("--hybrid", action="store_true", help="also train the time objective")
-    p.add_argument("--out", default=None, help="model file to write (.pt; never overwritten)")
+    p.add_argument("--out", default=None,
+                   help="model file to write (.pt, plus MODEL.pt.settings.json)")
     p.add_argument("--embedding", default=None,
                    help="also write the embedding with time and labels (.npy, .csv or .h5)")
     p.add_argument("--model", default=_DEFAULTS.model_architecture,
@@ -50,6 +52,8 @@ def register(subparsers) -> None:
                    help="fraction of the session, at its end, held out of training")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (refused otherwise)")
     p.set_defaults(func=handler)
 
 
@@ -71,19 +75,40 @@ def load_traces(path: str | Path, trace_set: str | None = None):
     return np.load(path, allow_pickle=False)
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path checked before any data is read (a typo costs seconds, not a run)."""
+    from napari_cebra.embedding_files import EMBEDDING_SUFFIXES
+    from napari_cebra.files import check_target
+    from napari_cebra.model_files import check_model_targets
+
+    if not args.out and not args.embedding:
+        raise UsageError("nothing would be kept: give --out MODEL.pt and/or --embedding FILE.")
+    if args.out:
+        check_model_targets(args.out, overwrite=args.overwrite)
+    if args.embedding:
+        if Path(args.embedding).suffix.lower() not in EMBEDDING_SUFFIXES:
+            raise UsageError(f"--embedding {args.embedding}: use one of "
+                             f"{', '.join(EMBEDDING_SUFFIXES)}.")
+        check_target(args.embedding, overwrite=args.overwrite, what="embedding file")
+    if args.out and args.embedding and Path(args.out).resolve() == Path(
+            args.embedding).resolve():
+        raise UsageError("--out and --embedding name the same file.")
+
+
 def handler(args: argparse.Namespace) -> int:
     import numpy as np
 
     from napari_cebra import pipeline
+    from napari_cebra.embedding_files import save_embedding
+    from napari_cebra.model_files import save_model
 
-    if args.out and Path(args.out).exists():
-        raise FileExistsError(f"{args.out} exists; choose another --out.")
-    if args.embedding and Path(args.embedding).exists():
-        raise FileExistsError(f"{args.embedding} exists; choose another --embedding.")
+    check_outputs(args)
     traces = load_traces(args.traces, args.trace_set)
     labels, kinds = {}, {}
     for kind, files in (("continuous", args.labels), ("discrete", args.discrete)):
         for file in files:
+            if not Path(file).is_file():
+                raise FileNotFoundError(f"labels file {file} does not exist.")
             values = np.load(file, allow_pickle=False)
             if kind == "continuous":
                 values = values.reshape(len(values), -1)
@@ -103,51 +128,16 @@ def handler(args: argparse.Namespace) -> int:
                                    label_columns=list(labels), source=Path(args.traces).name)
     print(f"{job.mode} on {job.neural.shape[0]} frames × {job.neural.shape[1]} neurons",
           file=sys.stderr)
-    bar = ProgressBar(settings.max_iterations)
-    try:
-        result = pipeline.run(pipeline.train(job), bar)
-    except pipeline.TrainingError as err:
-        raise ValueError(str(err)) from err
-    finally:
-        bar.close()
+    with ProgressBar() as bar:
+        try:
+            result = pipeline.run(pipeline.train(job), bar)
+        except pipeline.TrainingError as err:
+            raise ValueError(str(err)) from err
     if args.out:
-        pipeline.save_model(result.model, args.out, settings, job.label_columns)
+        save_model(result.model, args.out, settings, job.label_columns, overwrite=args.overwrite)
         print(f"model: {args.out}", file=sys.stderr)
     if args.embedding:
-        pipeline.save_embedding(args.embedding, result.embedding, result.time, result.labels)
+        save_embedding(args.embedding, result.embedding, result.time, result.labels,
+                       overwrite=args.overwrite)
         print(f"embedding: {args.embedding}", file=sys.stderr)
     return 0
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most 10 times a second."""
-
-    def __init__(self, total: int, width: int = 30, stream=None) -> None:
-        self.total, self.width = max(int(total), 1), width
-        self.stream = stream if stream is not None else sys.stderr
-        self.last = 0.0
-        self.event = None
-
-    def __call__(self, event) -> None:
-        self.event = event
-        now = time.monotonic()
-        if now - self.last >= 0.1 or event.stage != "fit" or event.step >= self.total:
-            self.last = now
-            self.draw()
-
-    def draw(self) -> None:
-        e = self.event
-        if e is None:
-            return
-        if e.stage != "fit":
-            self.stream.write("\rembedding every frame…" + " " * self.width)
-        else:
-            done = int(self.width * e.step / self.total)
-            self.stream.write(f"\r[{'#' * done}{'.' * (self.width - done)}] "
-                              f"{e.step}/{self.total} loss {e.loss:.4f}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.event is not None:
-            self.stream.write("\n")
-            self.stream.flush()

@@ -36,8 +36,7 @@ def embed_recording(encoder, neural, device: str, chunk_size: int | None = None,
     if len(shape) != 2:
         raise ValueError(f"{name} must be 2-D (time, neurons); got shape {tuple(shape)}.")
     dtype = np.dtype(getattr(neural, "dtype", np.float32))
-    if dtype == object or not (np.issubdtype(dtype, np.number) or dtype == bool) \
-            or np.issubdtype(dtype, np.complexfloating):
+    if dtype.kind not in "biuf":  # objects, text, complex numbers: not activity
         raise TypeError(f"{name} must hold real numbers; got dtype {dtype}.")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1
                                    or int(chunk_size) != chunk_size):

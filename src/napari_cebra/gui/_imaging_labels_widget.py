@@ -25,9 +25,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
-from napari_cebra.pipeline import META_KEY
 
 ROLES = ("ignore", "continuous", "discrete", "time (s)")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.imaging.session import ImagingSession
-from napari_cebra.pipeline import META_KEY
 
 LayerData = tuple[Any, dict[str, Any], str]
 NON_CELL_COLOR = (0.55, 0.55, 0.55, 0.6)

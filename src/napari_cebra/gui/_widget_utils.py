@@ -35,7 +35,7 @@ def same_layer(a, b) -> bool:
 
 def traces_layers(viewer) -> list:
     """The viewer's layers that carry traces (docs/CONTRACTS.md), in layer-list order."""
-    from napari_cebra.pipeline import META_KEY
+    from napari_cebra.contracts import META_KEY
 
     return [layer for layer in viewer.layers
             if isinstance(layer.metadata.get(META_KEY), dict)

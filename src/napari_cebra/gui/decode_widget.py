@@ -35,8 +35,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui._widget_utils import traces_layers
-from napari_cebra.pipeline import META_KEY
 
 if TYPE_CHECKING:
     import napari

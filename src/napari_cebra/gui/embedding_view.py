@@ -32,8 +32,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui._widget_utils import same_layer
-from napari_cebra.pipeline import META_KEY, display_indices, project
+from napari_cebra.views import display_indices, project
 
 if TYPE_CHECKING:
     import napari

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_cebra.pipeline import META_KEY
+from napari_cebra.contracts import META_KEY
 
 LayerData = tuple[Any, dict[str, Any], str]
 

@@ -26,10 +26,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.contracts import META_KEY
 from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.imaging.session import BaselineParams, dff_from_sets
 from napari_cebra.imaging.traces import BASELINES
-from napari_cebra.pipeline import META_KEY
 
 from ._imaging_layers import set_iscell
 

@@ -36,14 +36,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra import pipeline
+from napari_cebra import model_files, pipeline
+from napari_cebra.contracts import LABEL_KINDS, META_KEY
 from napari_cebra.gui._widget_utils import (
     keep_triton_out,
     leave_a_core_for_the_ui,
     same_layer,
     traces_layers,
 )
-from napari_cebra.pipeline import META_KEY, TrainSettings
+from napari_cebra.pipeline import TrainSettings
 
 if TYPE_CHECKING:
     import napari
@@ -266,7 +267,7 @@ class TrainWidget(QWidget):
         for name, kind in pipeline.label_columns_of(meta).items():
             item = QListWidgetItem(f"{name} ({kind})")
             item.setData(Qt.ItemDataRole.UserRole, name)
-            declared = kind in pipeline.LABEL_KINDS
+            declared = kind in LABEL_KINDS
             flags = Qt.ItemFlag.ItemIsUserCheckable
             if declared:
                 flags |= Qt.ItemFlag.ItemIsEnabled
@@ -477,11 +478,11 @@ class TrainWidget(QWidget):
         if self.model is None:
             raise ValueError("No model yet: train or load one first.")
         settings = self.result.settings if self.result is not None else self.settings()
-        return pipeline.save_model(self.model, path, settings, self._model_columns,
+        return model_files.save_model(self.model, path, settings, self._model_columns,
                                    overwrite=True)
 
     def load_model(self, path: str | Path) -> None:
-        model, settings, columns = pipeline.load_model(path)
+        model, settings, columns = model_files.load_model(path)
         self.model, self.result, self._model_columns = model, None, tuple(columns)
         self.set_settings(settings)
         self.set_label_columns(columns)

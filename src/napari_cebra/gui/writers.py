@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from napari_cebra.pipeline import META_KEY, save_embedding
+from napari_cebra.contracts import META_KEY
+from napari_cebra.embedding_files import save_embedding
 
 
 def write_embedding(path: str, data: Any, meta: dict[str, Any]) -> list[str]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .stacks import PathLike
-
 from napari_cebra.contracts import LABEL_KINDS
+
+from .stacks import PathLike
 
 # The imaging may cover less than the labels (a recording stopped early), but when it covers
 # under this fraction of their duration the two time bases almost surely disagree.

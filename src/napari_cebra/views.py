@@ -1,0 +1,52 @@
+"""What the embedding view draws: chosen dimensions or principal components, and a subsample.
+
+Pure numpy; the view widget calls these, and so can a script that plots an embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def project(embedding: np.ndarray, dims: Sequence[int] | str = (0, 1, 2)) -> np.ndarray:
+    """The coordinates to draw: chosen dims, or ``"pca"`` (first 3 principal components).
+
+    2-D embeddings come back as they are (drawn flat); ``dims`` beyond the embedding's width
+    raise ``ValueError``.
+    """
+    emb = np.asarray(embedding, dtype=np.float32)
+    if emb.ndim != 2:
+        raise ValueError(f"embedding must be 2-D (time, dims); got shape {emb.shape}.")
+    d = emb.shape[1]
+    if d <= 2:
+        return emb
+    if isinstance(dims, str):
+        if dims.lower() != "pca":
+            raise ValueError(f"dims={dims!r}: give three dimension indices or 'pca'.")
+        return pca(emb, 3)
+    dims = tuple(int(i) for i in dims)
+    if len(dims) not in (2, 3) or len(set(dims)) != len(dims) or not all(0 <= i < d for i in dims):
+        raise ValueError(f"dims={dims} must be 2 or 3 distinct indices in 0..{d - 1}.")
+    return emb[:, list(dims)]
+
+
+def pca(x: np.ndarray, n_components: int = 3) -> np.ndarray:
+    """Scores on the first principal components (from the d × d covariance: fast at any T)."""
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=0)
+    cov = centred.T @ centred / max(len(x) - 1, 1)
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1][:n_components]
+    components = vectors[:, order]
+    # Fix each component's sign so the view does not flip between runs.
+    signs = np.sign(components[np.argmax(np.abs(components), axis=0), range(components.shape[1])])
+    return (centred @ (components * signs)).astype(np.float32)
+
+
+def display_indices(n_samples: int, max_points: int | None) -> np.ndarray:
+    """Evenly strided indices of at most ``max_points`` rows: what is drawn, not what is kept."""
+    if max_points is None or n_samples <= max_points:
+        return np.arange(n_samples)
+    return np.unique(np.linspace(0, n_samples - 1, int(max_points)).round().astype(np.int64))
