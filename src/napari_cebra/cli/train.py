@@ -25,7 +25,8 @@ def register(subparsers) -> None:
         "'napari-cebra extract' writes. No labels → CEBRA-Time; --labels/--discrete → "
         "CEBRA-Behaviour (add --hybrid for both objectives).",
     )
-    p.add_argument("traces", help="(time, neurons) .npy, or .npz with a trace set")
+    p.add_argument("traces", help="(time, neurons) .npy, .npz with a trace set, or a suite2p "
+                   "output folder")
     p.add_argument("--trace-set", default=None,
                    help="array to use from an .npz (default: dff, else the first 2-D array)")
     p.add_argument("--labels", action="append", default=[], metavar="FILE",
@@ -58,10 +59,19 @@ def register(subparsers) -> None:
 
 
 def load_traces(path: str | Path, trace_set: str | None = None):
-    """The (time, neurons) matrix of a .npy file, or one array of an .npz."""
+    """The (time, neurons) matrix of a .npy file, one array of an .npz, or a trace set of a
+    suite2p output folder (dF/F by default)."""
     import numpy as np
 
     path = Path(path)
+    if path.is_dir():
+        from napari_cebra.imaging import load_session
+
+        sets = load_session(path).trace_sets
+        name = trace_set or "dff"
+        if name not in sets:
+            raise ValueError(f"{path} has no trace set {name!r}; it has {', '.join(sets)}.")
+        return sets[name]
     if not path.is_file():
         raise FileNotFoundError(f"traces file {path} does not exist.")
     if path.suffix == ".npz":

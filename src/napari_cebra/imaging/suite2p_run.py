@@ -257,7 +257,7 @@ class OutputFolder:
                 (old / "suite2p").rename(target)
                 old.rmdir()
             raise
-        self.stage.rmdir()
+        shutil.rmtree(self.stage, ignore_errors=True)  # ours: whatever else suite2p left there
         self.stage, self.created = None, []
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
