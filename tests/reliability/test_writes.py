@@ -1,0 +1,96 @@
+"""Every file the plugin writes appears whole or not at all, and never replaces a user's file."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from napari_cebra import embedding_files
+from napari_cebra.embedding_files import load_embedding, save_embedding
+from napari_cebra.files import atomic_write, write_json
+
+EMB = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
+
+
+def test_an_h5_label_that_cannot_be_stored_leaves_no_file(tmp_path, unchanged):
+    labels = {"odd": np.array([{"a": 1}] * 50, dtype=object)}
+    with unchanged(), pytest.raises(ValueError, match="label 'odd' holds object values"):
+        save_embedding(tmp_path / "e.h5", EMB, labels=labels)
+
+
+def test_object_labels_in_a_structured_npy_leave_no_file(tmp_path, unchanged):
+    labels = {"mixed": np.array([1, "two", 3.0] + [0] * 47, dtype=object)}
+    with unchanged(), pytest.raises(ValueError, match="convert it to numbers or text"):
+        save_embedding(tmp_path / "e.npy", EMB, labels=labels)
+
+
+def test_text_labels_are_stored_in_every_format(tmp_path):
+    words = np.array(["left", "right"] * 25, dtype=object)
+    for suffix in (".npy", ".csv", ".h5"):
+        _, _, labels = load_embedding(save_embedding(tmp_path / f"e{suffix}", EMB,
+                                                     labels={"side": words}))
+        assert list(labels["side"][:2]) == ["left", "right"]
+
+
+def test_ctrl_c_in_the_middle_of_a_long_csv_leaves_no_file(tmp_path, monkeypatch, unchanged):
+    big = np.zeros((3_000_000, 2), np.float32)
+    real_writer = csv.writer
+
+    class Interrupted:
+        def __init__(self, fh):
+            self.inner, self.rows = real_writer(fh), 0
+
+        def writerow(self, row):
+            self.inner.writerow(row)
+
+        def writerows(self, rows):
+            for row in rows:
+                self.inner.writerow(row)
+                self.rows += 1
+                if self.rows == 100_000:
+                    raise KeyboardInterrupt
+
+    monkeypatch.setattr(embedding_files.csv, "writer", Interrupted)
+    target = tmp_path / "e.csv"
+    with unchanged(), pytest.raises(KeyboardInterrupt):
+        save_embedding(target, big)
+    monkeypatch.setattr(embedding_files.csv, "writer", real_writer)
+    save_embedding(target, big[:10])  # the retry is not refused as "exists"
+    assert load_embedding(target)[0].shape == (10, 2)
+
+
+def test_an_existing_file_is_never_replaced(tmp_path, unchanged):
+    (tmp_path / "e.csv").write_text("the user's own file")
+    with unchanged(), pytest.raises(FileExistsError, match="already exists"):
+        save_embedding(tmp_path / "e.csv", EMB)
+
+
+def test_a_link_planted_at_the_target_is_not_followed(tmp_path, unchanged):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("do not touch")
+    os.symlink(victim, tmp_path / "e.npy")
+    with unchanged(), pytest.raises(FileExistsError):
+        save_embedding(tmp_path / "e.npy", EMB)
+    save_embedding(tmp_path / "e.npy", EMB, overwrite=True)  # replaces the link, not its target
+    assert victim.read_text() == "do not touch" and not (tmp_path / "e.npy").is_symlink()
+
+
+def test_temporary_names_are_fresh_so_a_planted_temp_file_is_harmless(tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("do not touch")
+    for i in range(20):  # names an attacker might guess
+        os.symlink(victim, tmp_path / f".e.partial{i}.json")
+    write_json(tmp_path / "e.json", {"ok": True})
+    assert victim.read_text() == "do not touch"
+
+
+def test_an_error_inside_any_write_leaves_nothing(tmp_path, unchanged):
+    with unchanged(), pytest.raises(RuntimeError), atomic_write(tmp_path / "r.json") as fh:
+        fh.write("{half")
+        raise RuntimeError("disk full")
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist; create"):
+        save_embedding(tmp_path / "nope" / "e.csv", EMB)
