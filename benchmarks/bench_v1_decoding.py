@@ -40,7 +40,7 @@ def reference_embedder(params: dict, x_train: np.ndarray, y_train: np.ndarray, n
 
 
 def run_consistency(sessions, names, movie, params, out: dict) -> None:
-    from napari_cebra.analysis._decode_consistency import measure_consistency
+    from napari_cebra.analysis.consistency import measure_consistency
 
     start = time.perf_counter()
     res = measure_consistency([s[0] for s in sessions], [s[1] for s in sessions], names,
@@ -173,7 +173,7 @@ def run_consistency_of(s, args, params: dict, data: dict) -> None:
 
 
 def _write(data: dict, out_path: Path) -> None:
-    from napari_cebra.analysis._decode_report import _plain
+    from napari_cebra.analysis.report import _plain
 
     with out_path.open("x") as fh:
         json.dump(_plain(data), fh, indent=2)

@@ -12,7 +12,7 @@ _EXPORTS = {
     "TrainingStep": "napari_cebra.engine.estimator",
     "available_models": "napari_cebra.engine.models",
     "available_devices": "napari_cebra.engine.device",
-    "KNNDecoder": "napari_cebra.analysis.decoding",
+    "KNNDecoder": "napari_cebra.analysis.decoders",
     "goodness_of_fit_bits": "napari_cebra.analysis.metrics",
     "consistency_matrix": "napari_cebra.analysis.metrics",
     "latent_r2": "napari_cebra.analysis.metrics",

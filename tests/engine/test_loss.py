@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from napari_cebra.engine.loss import Temperature, goodness_of_fit_bits, infonce
+from napari_cebra.analysis.metrics import goodness_of_fit_bits
+from napari_cebra.engine.loss import Temperature, infonce
 
 
 def direct_infonce(ref, pos, neg, tau, distance):

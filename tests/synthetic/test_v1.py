@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from napari_cebra.synthetic.v1 import movie_features, natural_movie, v1_session
+from napari_cebra.analysis.movie_features import movie_features
+from napari_cebra.synthetic.v1 import natural_movie, v1_session
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,16 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 
 import numpy as np
 
-from ._decode_knn import (
-    DEFAULT_GRID,
-    frame_accuracy,
-    frame_chance,
-    r2_score,
-    select_and_predict,
-)
-from ._decode_report import ContinuousResult, DecodeProgress, FrameDecodingReport, FrameResult
+from napari_cebra.progress import Progress, fit_progress
+
+from .report import ContinuousResult, FrameDecodingReport, FrameResult
+from .representations import REPRESENTATIONS, Context, available
+from .scores import frame_accuracy, frame_chance, r2
+from .selection import DEFAULT_GRID, select_and_predict
 
 __all__ = [
     "DEFAULT_CEBRA",
     "ContinuousResult",
-    "DecodeProgress",
     "FrameDecodingReport",
     "FrameResult",
     "cebra_labels",
@@ -98,7 +95,7 @@ def cebra_labels(kind: str, frame_id: np.ndarray, movie: np.ndarray | None = Non
         if movie is None:
             raise ValueError("cebra labels 'movie' need the stimulus movie (F, H, W); pass "
                              "movie=... or use labels 'phase' or 'time'.")
-        from napari_cebra.synthetic.v1 import movie_features
+        from .movie_features import movie_features
 
         if frame_id.max() >= len(movie):
             raise ValueError(f"frame ids go up to {frame_id.max()} but the movie has only "
@@ -171,28 +168,21 @@ def _decode_continuous(name, kind, label, parts, y, split, grid):
     y = np.asarray(y, np.float64)
     pred, k, _ = select_and_predict(
         fit, y[split.fit], val, y[split.val_idx], train, y[split.train], test, discrete=False,
-        score=r2_score, grid=grid)
+        score=lambda p, t: r2(t, p), grid=grid)
     true = y[split.test_idx]
     err = np.abs(pred - true)
-    return ContinuousResult(name=name, label=label, kind=kind, r2=r2_score(pred, true),
+    return ContinuousResult(name=name, label=label, kind=kind, r2=r2(true, pred),
                             median_abs_error=float(np.median(err)), n_neighbors=k,
                             prediction=np.asarray(pred))
 
 
-def _train_cebra(params, x, y, stage, every) -> Generator[DecodeProgress, None, object]:
+def _train_cebra(params, x, y, stage, every) -> Generator[Progress, None, object]:
     from napari_cebra.engine.estimator import CEBRA
 
     model = CEBRA(**params)
-    gen = model.fit_steps(x) if y is None else model.fit_steps(x, continuous=y)
-    total = int(params.get("max_iterations", 1))
-    while True:
-        try:
-            step = next(gen)
-        except StopIteration:
-            return model
-        if step.step % every == 0 or step.step == total:
-            yield DecodeProgress(stage, step.step, total, f"{stage}: step {step.step}/{total}",
-                                 step.loss)
+    steps = model.fit_steps(x) if y is None else model.fit_steps(x, continuous=y)
+    fitted = yield from fit_progress(steps, stage, every)
+    return fitted if fitted is not None else model
 
 
 def frame_decoding_steps(
@@ -204,8 +194,8 @@ def frame_decoding_steps(
     continuous: Mapping[str, np.ndarray] | None = None, grid: Sequence[int] = DEFAULT_GRID,
     pca_components: int = 32, seed: int = 0, progress_every: int = 50,
     extra: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
-) -> Generator[DecodeProgress, None, FrameDecodingReport]:
-    """Run the frame-decoding protocol; yields :class:`DecodeProgress`, returns the report.
+) -> Generator[Progress, None, FrameDecodingReport]:
+    """Run the frame-decoding protocol; yields :class:`Progress`, returns the report.
 
     ``model``: a fitted CEBRA model to decode with (trained on the training repeats); ``None``
     trains one here with ``cebra_params`` (defaults :data:`DEFAULT_CEBRA`) on ``labels``
@@ -217,10 +207,12 @@ def frame_decoding_steps(
     mapping the time indices of one repeat to its (len, d) representation.
     """
     neural, frame_id, repeat = _check_inputs(neural, frame_id, repeat, fs)
-    unknown = (set(baselines) - {"raw", "pca"}) | (set(controls) - {"labels", "neural"})
+    known_controls = {"labels", *available("control")}
+    unknown = (set(baselines) - set(available("baseline"))) | (set(controls) - known_controls)
     if unknown:
-        raise ValueError(f"unknown baseline/control {sorted(unknown)}; baselines: raw, pca; "
-                         "controls: labels, neural.")
+        raise ValueError(f"unknown baseline/control {sorted(unknown)}; baselines: "
+                         f"{', '.join(available('baseline'))}; controls: "
+                         f"{', '.join(sorted(known_controls))}.")
     train, val, test = split_repeats(repeat, train_repeats, validation_repeat, test_repeat)
     split = _Split(repeat, train, val, test)
     n_frames = int(frame_id.max()) + 1 if movie is None else int(len(movie))
@@ -270,7 +262,7 @@ def frame_decoding_steps(
                 "train CEBRA", progress_every)
         else:
             params = {**model.get_params(), **dict(cebra_params or {})}
-        yield DecodeProgress("decode", 0, 1, "decode CEBRA embedding")
+        yield Progress("decode", 0, 1, "decode CEBRA embedding")
         add("cebra", "model", split.embed_parts(lambda idx: model.transform(neural[idx])))
         report.goodness_of_fit_bits["cebra"] = float(model.goodness_of_fit_bits())
         report.settings["cebra"] = {k: v for k, v in params.items() if k != "device"}
@@ -287,26 +279,18 @@ def frame_decoding_steps(
             report.goodness_of_fit_bits["cebra (labels shuffled)"] = float(
                 control.goodness_of_fit_bits())
 
-    # baselines
-    if "raw" in baselines:
-        yield DecodeProgress("baselines", 0, 2, "kNN on raw traces")
-        add("raw", "baseline", split.embed_parts(lambda idx: neural[idx]))
-    if "pca" in baselines:
-        from sklearn.decomposition import PCA
-
-        yield DecodeProgress("baselines", 1, 2, "kNN on PCA of the traces")
-        n = min(pca_components, neural.shape[1], len(split.train))
-        pca = PCA(n, random_state=seed).fit(neural[split.train])
-        add("pca", "baseline", split.embed_parts(lambda idx: pca.transform(neural[idx])))
+    # baselines, extra representations, controls on the traces (see representations.py)
+    context = Context(neural, split.train, rng, pca_components, seed)
+    for key in baselines:
+        rep = REPRESENTATIONS[key]
+        add(rep.name, rep.kind, split.embed_parts((yield from rep.build(context))))
     for name, embed_repeat in (extra or {}).items():
-        yield DecodeProgress("extra", 0, 1, f"kNN on {name}")
+        yield Progress("extra", 0, 1, f"kNN on {name}")
         add(name, "reference", split.embed_parts(embed_repeat))
-    if "neural" in controls:
-        yield DecodeProgress("controls", 0, 1, "kNN on time-shuffled traces")
-        shuffled = neural.copy()
-        shuffled[split.train] = neural[split.train][rng.permutation(len(split.train))]
-        add("raw (neural shuffled)", "control", split.embed_parts(lambda idx: shuffled[idx]))
-    yield DecodeProgress("done", 1, 1, "frame decoding finished")
+    for key in (c for c in controls if c != "labels"):
+        rep = REPRESENTATIONS[key]
+        add(rep.name, rep.kind, split.embed_parts((yield from rep.build(context))))
+    yield Progress("done", 1, 1, "frame decoding finished")
     return report
 
 

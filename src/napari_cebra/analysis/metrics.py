@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..engine.loss import goodness_of_fit_bits
+from .scores import median_absolute_error
 
 __all__ = ["goodness_of_fit_bits", "consistency_matrix", "latent_r2", "median_absolute_error"]
+
+
+def goodness_of_fit_bits(loss: float, num_negatives: int) -> float:
+    """Bits of information the embedding captures: (log n − InfoNCE) / log 2, n negatives."""
+    return (math.log(num_negatives) - float(loss)) / math.log(2.0)
 
 
 def _binned(embedding: np.ndarray, labels: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -88,7 +94,3 @@ def latent_r2(embedding: np.ndarray, latent: np.ndarray, method: str = "knn",
         raise ValueError(f"method={method!r} is unknown; use 'knn' or 'linear'.")
     folds = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return float(np.mean(cross_val_score(model, emb, y, cv=folds, scoring="r2")))
-
-
-def median_absolute_error(true: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.median(np.abs(np.asarray(true) - np.asarray(predicted))))

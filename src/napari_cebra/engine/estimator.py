@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra.analysis.metrics import goodness_of_fit_bits
+
 from . import validation
-from .loss import DISTANCES, goodness_of_fit_bits
+from .loss import DISTANCES
 from .sampling import CONDITIONALS, PRIORS, Labels
 from .solver import TrainingStep
 

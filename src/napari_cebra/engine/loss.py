@@ -64,8 +64,3 @@ class Temperature(nn.Module):
         if self.mode == "auto":
             return self.min_temperature + self.log_excess.exp()
         return self.value
-
-
-def goodness_of_fit_bits(loss: float, num_negatives: int) -> float:
-    """Bits of information the embedding captures: (log n − InfoNCE) / log 2, n negatives."""
-    return (math.log(num_negatives) - float(loss)) / math.log(2.0)

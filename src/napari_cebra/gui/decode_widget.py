@@ -61,22 +61,12 @@ class DecodeJob:
 
 
 def decode_job_steps(job: DecodeJob):
-    """The worker body: the frame-decoding generator, then (optionally) consistency."""
-    from napari_cebra.analysis._decode_consistency import consistency_steps
-    from napari_cebra.analysis.frame_decoding import frame_decoding_steps
+    """The worker body: the core's decoding-and-consistency job on the captured arrays."""
+    from napari_cebra.analysis.consistency import decode_with_consistency_steps
 
-    report = yield from frame_decoding_steps(job.neural, job.frame_id, job.repeat, job.fs,
-                                             movie=job.movie, **job.kwargs)
-    consistency = None
-    if len(job.sessions) >= 2:
-        params = dict(job.kwargs.get("cebra_params") or {})
-        labels = job.kwargs.get("labels", "movie")
-        consistency = yield from consistency_steps(
-            [x for _, x in job.sessions], [job.frame_id] * len(job.sessions),
-            [n for n, _ in job.sessions], movie=job.movie,
-            labels="movie" if labels == "time" else labels, cebra_params=params)
-        report.consistency = consistency.to_dict()
-    return report, consistency
+    return (yield from decode_with_consistency_steps(
+        job.neural, job.frame_id, job.repeat, job.fs, movie=job.movie, sessions=job.sessions,
+        **job.kwargs))
 
 
 class FramePlot(QWidget):
@@ -376,9 +366,9 @@ class DecodeWidget(QWidget):
         elif model_choice == FROM_FILE:
             if self._model_path is None:
                 raise ValueError("choose a model file first.")
-            from napari_cebra.engine.estimator import CEBRA
+            from napari_cebra.model_files import load_model
 
-            model = CEBRA.load(self._model_path)
+            model, _, _ = load_model(self._model_path)
         cont = {}
         for i in range(self.continuous_list.count()):
             item = self.continuous_list.item(i)
@@ -454,7 +444,7 @@ class DecodeWidget(QWidget):
             self.status.setText("Cancelling…")
 
     def _on_progress(self, event) -> None:
-        loss = "" if event.loss is None else f" (loss {event.loss:.3f})"
+        loss = f" (loss {event.loss:.3f})" if event.loss == event.loss else ""  # NaN: none
         self.status.setText(f"{event.message}{loss}")
 
     def _on_errored(self, err: Exception) -> None:

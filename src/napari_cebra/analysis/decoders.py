@@ -1,9 +1,57 @@
-"""kNN decoding of labels from an embedding (cosine distance, as in the paper)."""
+"""Decoders: labels read back from an embedding, all behind one ``fit``/``predict``/``score``.
+
+A decoder is any class with ``fit(embedding, labels) -> self``, ``predict(embedding)`` and
+``score(embedding, labels)`` (R² for continuous labels, accuracy for discrete ones), built
+with ``discrete=`` declared, never guessed. :func:`register_decoder` adds one by name and
+:func:`make_decoder` builds it, so reports and widgets can offer every registered decoder.
+Today: ``"knn"``, the cosine k-nearest-neighbour decoder of the paper.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
 import numpy as np
 
+from .scores import r2
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    """What every decoder offers."""
+
+    discrete: bool
+
+    def fit(self, embedding: Any, labels: Any) -> Decoder: ...
+
+    def predict(self, embedding: Any) -> np.ndarray: ...
+
+    def score(self, embedding: Any, labels: Any) -> float: ...
+
+
+DECODERS: dict[str, Callable[..., Decoder]] = {}
+"""Decoder name → class (or factory) taking keyword arguments, ``discrete`` among them."""
+
+
+def register_decoder(name: str):
+    """Class decorator: make a decoder available to :func:`make_decoder` as ``name``."""
+
+    def add(cls):
+        DECODERS[name] = cls
+        return cls
+
+    return add
+
+
+def make_decoder(name: str = "knn", **kwargs: Any) -> Decoder:
+    """A new decoder of a registered kind, e.g. ``make_decoder("knn", n_neighbors=10)``."""
+    if name not in DECODERS:
+        raise ValueError(f"decoder {name!r} is unknown; registered: {', '.join(DECODERS)}.")
+    return DECODERS[name](**kwargs)
+
+
+@register_decoder("knn")
 
 class KNNDecoder:
     """k-nearest-neighbour decoder: a regressor for continuous labels, a classifier for
@@ -52,9 +100,8 @@ class KNNDecoder:
         return self.model_.predict(self._check(embedding)[0])
 
     def score(self, embedding, labels) -> float:
-        """R² for continuous labels (averaged over columns), accuracy for discrete ones."""
-        from sklearn.metrics import accuracy_score, r2_score
-
+        """R² for continuous labels (:func:`~napari_cebra.analysis.scores.r2`: columns
+        averaged uniformly), accuracy for discrete ones."""
         emb, y = self._check(embedding, labels)
         pred = self.predict(emb)
-        return float(accuracy_score(y, pred) if self.discrete else r2_score(y, pred))
+        return float(np.mean(pred == y)) if self.discrete else r2(y, pred)

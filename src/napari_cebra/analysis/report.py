@@ -36,17 +36,6 @@ class ContinuousResult:
 
 
 @dataclass
-class DecodeProgress:
-    """One progress event of the protocol (for a progress bar or napari's activity dock)."""
-
-    stage: str
-    step: int
-    total: int
-    message: str
-    loss: float | None = None
-
-
-@dataclass
 class FrameDecodingReport:
     fs: float
     tolerance: float  # frames; a prediction is correct when |pred - true| < tolerance
@@ -136,4 +125,4 @@ def _plain(x):
     return x
 
 
-__all__ = ["ContinuousResult", "DecodeProgress", "FrameDecodingReport", "FrameResult"]
+__all__ = ["ContinuousResult", "FrameDecodingReport", "FrameResult"]

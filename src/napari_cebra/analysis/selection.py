@@ -1,4 +1,5 @@
-"""kNN decoding with ``n_neighbors`` chosen on a validation split (the paper's protocol)."""
+"""A decoder's ``n_neighbors`` chosen on a validation split, refit, then tested (the paper's
+protocol)."""
 
 from __future__ import annotations
 
@@ -10,29 +11,10 @@ DEFAULT_GRID: tuple[int, ...] = (1, 3, 5, 10, 20, 50)
 
 
 def make_knn(n_neighbors: int, discrete: bool):
-    """A cosine kNN decoder (classifier when ``discrete``) with ``fit``/``predict``."""
-    from napari_cebra.analysis.decoding import KNNDecoder
+    """A cosine kNN decoder (classifier when ``discrete``) from the decoder registry."""
+    from .decoders import make_decoder
 
-    return KNNDecoder(n_neighbors=n_neighbors, metric="cosine", discrete=discrete)
-
-
-def frame_accuracy(pred: np.ndarray, true: np.ndarray, tolerance: float) -> float:
-    """Fraction of time points with ``|pred - true| < tolerance`` (frames)."""
-    return float(np.mean(np.abs(np.asarray(pred) - np.asarray(true)) < tolerance))
-
-
-def frame_chance(n_frames: int, tolerance: float) -> float:
-    """Accuracy of a uniform random guess of the frame, averaged over the true frames."""
-    f = np.arange(n_frames)
-    hits = (np.abs(f[:, None] - f[None, :]) < tolerance).sum(1)
-    return float(hits.mean() / n_frames)
-
-
-def r2_score(pred: np.ndarray, true: np.ndarray) -> float:
-    true = np.asarray(true, np.float64)
-    ss_res = float(np.sum((true - pred) ** 2))
-    ss_tot = float(np.sum((true - true.mean(0)) ** 2))
-    return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+    return make_decoder("knn", n_neighbors=n_neighbors, metric="cosine", discrete=discrete)
 
 
 def select_and_predict(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._decode_report import DecodeProgress
+from napari_cebra.progress import Progress, fit_progress
 
 
 @dataclass
@@ -32,10 +32,10 @@ def consistency_steps(
     neural: Sequence[np.ndarray], frame_ids: Sequence[np.ndarray], names: Sequence[str], *,
     movie: np.ndarray | None = None, labels: str = "movie", cebra_params: Mapping | None = None,
     progress_every: int = 50,
-) -> Generator[DecodeProgress, None, ConsistencyResult]:
+) -> Generator[Progress, None, ConsistencyResult]:
     """Train one multi-session CEBRA model on ``neural`` (a list) and measure its consistency.
 
-    Yields :class:`DecodeProgress`; returns a :class:`ConsistencyResult`.
+    Yields :class:`Progress`; returns a :class:`ConsistencyResult`.
     """
     from napari_cebra.analysis.metrics import consistency_matrix
     from napari_cebra.engine.estimator import CEBRA
@@ -54,17 +54,10 @@ def consistency_steps(
         n_frames = int(max(np.max(f) for f in frame_ids)) + 1
     ys = [cebra_labels(labels, np.asarray(f), movie, n_frames) for f in frame_ids]
     model = CEBRA(**{**DEFAULT_CEBRA, **dict(cebra_params or {})})
-    gen = model.fit_steps([np.asarray(x, np.float32) for x in neural], continuous=ys)
-    total = model.max_iterations
-    while True:
-        try:
-            step = next(gen)
-        except StopIteration:
-            break
-        if step.step % progress_every == 0 or step.step == total:
-            yield DecodeProgress("train multi-session CEBRA", step.step, total,
-                                 f"multi-session CEBRA: step {step.step}/{total}", step.loss)
-    yield DecodeProgress("consistency", 0, 1, "consistency matrix")
+    yield from fit_progress(
+        model.fit_steps([np.asarray(x, np.float32) for x in neural], continuous=ys),
+        "train multi-session CEBRA", progress_every)
+    yield Progress("consistency", 0, 1, "consistency matrix")
     embeddings = [model.transform(np.asarray(x, np.float32), session_id=i)
                   for i, x in enumerate(neural)]
     matrix = np.asarray(consistency_matrix(embeddings, labels=[np.asarray(f) for f in frame_ids],
@@ -79,3 +72,29 @@ def measure_consistency(*args, **kwargs) -> ConsistencyResult:
     from napari_cebra.progress import drain
 
     return drain(consistency_steps(*args, **kwargs))
+
+
+def decode_with_consistency_steps(
+    neural: np.ndarray, frame_id: np.ndarray, repeat: np.ndarray, fs: float, *,
+    movie: np.ndarray | None = None, sessions: Sequence[tuple[str, np.ndarray]] = (),
+    **kwargs,
+) -> Generator[Progress, None, tuple]:
+    """The decode widget's job: the frame-decoding protocol on one session, then (with two or
+    more ``sessions``, name → (T, N) traces watching the same movie) their consistency.
+
+    ``kwargs`` go to :func:`~napari_cebra.analysis.frame_decoding.frame_decoding_steps`.
+    Returns ``(report, consistency or None)``; the report carries the consistency too.
+    """
+    from .frame_decoding import frame_decoding_steps
+
+    report = yield from frame_decoding_steps(neural, frame_id, repeat, fs, movie=movie,
+                                             **kwargs)
+    consistency = None
+    if len(sessions) >= 2:
+        labels = kwargs.get("labels", "movie")
+        consistency = yield from consistency_steps(
+            [x for _, x in sessions], [frame_id] * len(sessions), [n for n, _ in sessions],
+            movie=movie, labels="movie" if labels == "time" else labels,
+            cebra_params=dict(kwargs.get("cebra_params") or {}))
+        report.consistency = consistency.to_dict()
+    return report, consistency
