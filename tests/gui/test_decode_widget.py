@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import jobs
 from napari_cebra.gui._v1_sample import MOVIE_NAME, TRACES_NAME, v1_layers, v1_sample
 from napari_cebra.synthetic.v1 import v1_session
 
@@ -97,6 +98,7 @@ def test_bad_input_shows_error_and_stays_usable(widget, monkeypatch):
 
     errors = []
     monkeypatch.setattr(mod, "show_error", errors.append)
+    monkeypatch.setattr(jobs, "show_error", errors.append)
     w = widget
     w.viewer.layers.remove(MOVIE_NAME)
     w.start()

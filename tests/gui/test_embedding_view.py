@@ -9,6 +9,7 @@ import pytest
 from qtpy.QtWidgets import QWidget
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import registry
 from napari_cebra.gui.embedding_view import EmbeddingView, colors_for
 from napari_cebra.gui.sample_data import traces_layer
 from napari_cebra.views import project
@@ -106,11 +107,13 @@ def test_selecting_points_publishes_their_frames(view_of):
     view.frames_selected.connect(published.append)
     marked = []
 
-    class FrameMarker(QWidget):  # any dock with highlight_frames, e.g. a trace view
+    class FrameMarker(QWidget):  # any registered widget with highlight_frames (a trace view)
         def highlight_frames(self, frames):
             marked.append(frames)
 
-    viewer.window.add_dock_widget(FrameMarker(), name="marker")
+    marker = FrameMarker()
+    registry.register(viewer, "marker", marker)
+    viewer.window.add_dock_widget(marker, name="marker")
     view.points.selected_data = {5}
     assert viewer.dims.current_step[0] == 5
     view.points.selected_data = {40, 41, 250}

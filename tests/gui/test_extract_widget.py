@@ -7,6 +7,7 @@ import pytest
 
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import extract_widget as ew
+from napari_cebra.gui import jobs
 from napari_cebra.synthetic.calcium_movie import match_centroids, simulate_calcium_movie
 
 
@@ -19,6 +20,7 @@ def sim():
 def errors(monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(ew, "show_error", lambda msg: shown.append(str(msg)))
+    monkeypatch.setattr(jobs, "show_error", lambda msg: shown.append(str(msg)))
     return shown
 
 

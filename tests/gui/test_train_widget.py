@@ -9,6 +9,7 @@ import pytest
 from qtpy.QtCore import QTimer
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import jobs
 from napari_cebra.gui import train_widget as tw
 from napari_cebra.gui.embedding_view import EmbeddingView
 from napari_cebra.gui.sample_data import traces_layer
@@ -46,6 +47,7 @@ def wait_done(widget, qtbot, timeout=60_000):
 def errors(monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(tw, "show_error", lambda msg: shown.append(str(msg)))
+    monkeypatch.setattr(jobs, "show_error", lambda msg: shown.append(str(msg)))
     return shown
 
 

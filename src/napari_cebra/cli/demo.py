@@ -38,9 +38,9 @@ def register(subparsers) -> None:
 
 def setup(viewer, sample: str = "hippocampus"):
     """Load ``sample`` into ``viewer`` and dock the widgets; returns (train widget, view)."""
-    from napari_cebra.gui._widget_utils import keep_triton_out
+    from napari_cebra.runtime import hide_triton
 
-    keep_triton_out()
+    hide_triton()
     layers = viewer.open_sample("napari-cebra", sample)
     _, train = viewer.window.add_plugin_dock_widget("napari-cebra", "Train CEBRA")
     _, view = viewer.window.add_plugin_dock_widget("napari-cebra", "CEBRA embedding",
@@ -83,14 +83,14 @@ def check_display() -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from napari_cebra.gui._widget_utils import keep_triton_out
+    from napari_cebra.runtime import hide_triton
 
     check_display()
     if args.screenshot:
         from napari_cebra.files import check_target
 
         check_target(args.screenshot, what="screenshot")
-    keep_triton_out()  # before napari creates its OpenGL context
+    hide_triton()  # before napari creates its OpenGL context (see napari_cebra.runtime)
     import napari
     from qtpy.QtWidgets import QApplication
 

@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import registry
 from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
 
@@ -38,6 +39,7 @@ class LabelsWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
+        registry.register(napari_viewer, "labels", self)
         self.columns: dict = {}
 
         self.layer_box = QComboBox()

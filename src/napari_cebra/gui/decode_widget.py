@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Layer
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -36,7 +35,9 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import registry
 from napari_cebra.gui._widget_utils import traces_layers
+from napari_cebra.gui.jobs import JobRunner
 
 if TYPE_CHECKING:
     import napari
@@ -125,12 +126,10 @@ class DecodeWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.worker = None
+        registry.register(napari_viewer, "decode", self)
         self.report = None
         self.consistency = None
         self.result_layers: dict[str, Layer] = {}
-        self._job: DecodeJob | None = None
-        self._cancelled = False
         self._model_path: Path | None = None
         self._time_axis = 0
 
@@ -225,6 +224,7 @@ class DecodeWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self.refresh_layers)
         self.viewer.layers.events.removed.connect(self.refresh_layers)
         self.viewer.dims.events.current_step.connect(self._on_step)
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
         self.refresh_layers()
 
     # ------------------------------------------------------------------ inputs
@@ -323,10 +323,10 @@ class DecodeWidget(QWidget):
         _tick(self.continuous_list, names)
 
     def _train_widget_model(self):
-        for widget in self.viewer.window.dock_widgets.values():
-            model = getattr(widget, "model", None)
-            if model is not None and getattr(model, "is_fitted_", False):
-                return model
+        train = registry.find(self.viewer, "train")
+        model = getattr(train, "model", None)
+        if model is not None and getattr(model, "is_fitted_", False):
+            return model
         raise ValueError("no trained model in a Train CEBRA widget; train one there (with the "
                          "test repeat held out) or choose 'Train here'.")
 
@@ -409,7 +409,11 @@ class DecodeWidget(QWidget):
     # ------------------------------------------------------------------ running
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.jobs.running
+
+    @property
+    def worker(self):
+        return self.jobs.worker
 
     def start(self) -> None:
         if self.running:
@@ -420,56 +424,31 @@ class DecodeWidget(QWidget):
             show_error(f"Decode: {err}")
             self.status.setText(str(err))
             return
-        from napari_cebra.gui._widget_utils import keep_triton_out, leave_a_core_for_the_ui
-
-        keep_triton_out()  # torch on a worker next to Mesa's OpenGL: see _widget_utils
-        leave_a_core_for_the_ui()
-        self._job, self._cancelled = job, False
-        worker = thread_worker(decode_job_steps, progress={"desc": "Decoding frames"},
-                               start_thread=False)(job)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
         self.status.setText("Starting…")
-        worker.start()
+        self.jobs.start(decode_job_steps(job), desc="Decoding frames",
+                        on_progress=self._on_progress,
+                        on_result=lambda result: self._show(result, job),
+                        error=lambda err: f"Decoding failed: {err}")
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self._cancelled = True
-            self.worker.quit()
-            self.status.setText("Cancelling…")
+        self.jobs.cancel()
 
-    def _on_progress(self, event) -> None:
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def _on_progress(self, batch: list) -> None:
+        event = batch[-1]
         loss = f" (loss {event.loss:.3f})" if event.loss == event.loss else ""  # NaN: none
         self.status.setText(f"{event.message}{loss}")
 
-    def _on_errored(self, err: Exception) -> None:
-        show_error(f"Decoding failed: {err}")
-        self.status.setText(f"Failed: {err}")
-
-    def _on_finished(self) -> None:
-        if self._cancelled:
-            self.status.setText("Cancelled; nothing was changed.")
-        self.worker = None
-        self._job = None
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-
-    def _on_returned(self, result) -> None:
-        job = self._job
-        if self._cancelled or result is None or job is None:
-            return
+    def _show(self, result, job: DecodeJob) -> None:
         if job.movie_layer not in self.viewer.layers:
             show_error("The movie layer was removed while decoding; the result was dropped.")
             return
         self.report, self.consistency = result
         self.show_results(job)
 
-    # ------------------------------------------------------------------ results
     def show_results(self, job: DecodeJob) -> None:
         rep = self.report
         name = "cebra" if any(r.name == "cebra" for r in rep.results) else rep.results[0].name

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import registry
 from napari_cebra.gui._widget_utils import same_layer
 from napari_cebra.views import display_indices, project
 
@@ -123,6 +124,7 @@ class EmbeddingView(QWidget):
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
+        registry.register(napari_viewer, "embedding", self)
         self.source: Layer | None = None
         self._record: dict[str, Any] | None = None
         self._coords: np.ndarray | None = None  # (T, 2|3) projected, every frame
@@ -192,9 +194,9 @@ class EmbeddingView(QWidget):
     @classmethod
     def for_viewer(cls, viewer: napari.Viewer) -> EmbeddingView:
         """The view docked in ``viewer``, docking a new one if there is none."""
-        for widget in list(viewer.window.dock_widgets.values()):
-            if isinstance(widget, cls) and widget.qt_viewer is not None:
-                return widget
+        view = registry.find(viewer, "embedding")
+        if isinstance(view, cls) and view.qt_viewer is not None:
+            return view
         view = cls(viewer)
         viewer.window.add_dock_widget(view, name="CEBRA embedding", area="right")
         return view
@@ -252,10 +254,9 @@ class EmbeddingView(QWidget):
         self.info.setText(f"{len(frames)} frame(s) selected: {shown}")
         self.frames_selected.emit(frames)
         # Other docks that can mark frames (e.g. a trace view) do so.
-        for widget in list(self.viewer.window.dock_widgets.values()):
-            highlight = getattr(widget, "highlight_frames", None)
-            if widget is not self and callable(highlight):
-                highlight(frames)
+        for widget in registry.offering(self.viewer, "highlight_frames"):
+            if widget is not self:
+                widget.highlight_frames(frames)
 
     def close_view(self) -> None:
         """Disconnect from the main viewer and close the embedding canvas (idempotent)."""

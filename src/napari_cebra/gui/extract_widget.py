@@ -1,20 +1,18 @@
 """"Extract traces (suite2p)" dock widget: a thin shell around ``imaging.extract_steps``.
 
 It captures the chosen stack (layer or file) when Run is pressed, drives the core generator on
-a napari ``thread_worker`` (progress in the Activity dock, Cancel calls ``worker.quit()``), and
+a worker through :class:`~napari_cebra.gui.jobs.JobRunner` (progress in the Activity dock,
+Cancel), and
 adds the results bound to that stack: mean image, registered movie, ROI Labels carrying the
 traces. A cancelled or failed run adds nothing and leaves no output folder behind.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import napari
 from napari.layers import Image
-from napari.qt.threading import thread_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
@@ -31,13 +29,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.gui import registry
+from napari_cebra.gui.jobs import JobRunner
 from napari_cebra.imaging.session import BaselineParams, ImagingSession, extract_steps
 from napari_cebra.imaging.stacks import open_stack, validate_stack
-from napari_cebra.imaging.suite2p_run import ExtractParams, ExtractProgress, default_output_dir
+from napari_cebra.imaging.suite2p_run import ExtractParams, default_output_dir
 from napari_cebra.imaging.traces import BASELINES
 
 from ._imaging_layers import session_layers
-from ._widget_utils import keep_triton_out
 
 
 def _double(lo: float, hi: float, value: float, decimals: int = 2, step: float = 1.0):
@@ -56,12 +55,6 @@ def _path_row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
     return row
 
 
-@thread_worker(ignore_errors=True)
-def _drive(gen):
-    """Run the core generator on a worker thread; its return value becomes ``returned``."""
-    return (yield from gen)
-
-
 class ExtractWidget(QWidget):
     """Pick a stack and suite2p's main settings; run; get ROIs and traces as layers."""
 
@@ -69,14 +62,8 @@ class ExtractWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        keep_triton_out()  # suite2p imports torch on the worker; see _widget_utils
         self.viewer = napari_viewer
-        self.worker = None
-        self.pbar: progress | None = None
-        self.cleanup: threading.Thread | None = None  # closes a cancelled run off the UI thread
-        self._gen = None
-        self._job: dict | None = None
-        self._cancelled = False
+        registry.register(napari_viewer, "extract", self)
 
         self.layer_box = QComboBox()
         self.file_edit = QLineEdit()
@@ -129,6 +116,7 @@ class ExtractWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self.refresh_layers)
         self.viewer.layers.events.removed.connect(self.refresh_layers)
         self.refresh_layers()
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
 
     # ------------------------------------------------------------------ inputs
     def stack_layers(self) -> list[Image]:
@@ -183,7 +171,16 @@ class ExtractWidget(QWidget):
     # ------------------------------------------------------------------ running
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.jobs.running
+
+    @property
+    def worker(self):
+        return self.jobs.worker
+
+    @property
+    def cleanup(self):
+        """The thread closing a cancelled run (suite2p stops at its next log line)."""
+        return self.jobs.cleanup
 
     def start(self) -> None:
         """Start suite2p on a worker; results go to the stack chosen now."""
@@ -205,9 +202,8 @@ class ExtractWidget(QWidget):
         if layer is not None:
             geometry = {"scale": tuple(layer.scale[-2:]), "translate": tuple(layer.translate[-2:])}
             time_axis = max(0, self.viewer.dims.ndim - layer.ndim)  # layer axis 0 in the viewer
-        self._job = {"layer": layer, "name": name, "geometry": geometry, "time_axis": time_axis}
-        self._cancelled = False
-        self._gen = extract_steps(
+        job = {"layer": layer, "name": name, "geometry": geometry, "time_axis": time_axis}
+        steps = extract_steps(
             source,
             fs=params.fs,
             tau=params.tau,
@@ -217,44 +213,26 @@ class ExtractWidget(QWidget):
             overwrite=self.overwrite.isChecked(),
             baseline=base,
         )
-        self.pbar = progress(total=100, desc=f"suite2p on {name}")
-        worker = _drive(self._gen)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._set_running(worker)
         self.status.setText(f"Running suite2p on {name!r}…")
-        worker.start()
+        self.jobs.start(steps, desc=f"suite2p on {name}", on_progress=self._on_progress,
+                        on_result=lambda session: self._add_results(session, job),
+                        error=lambda err: f"suite2p extraction failed: {err}",
+                        done_message="Cancelled; nothing was added.")
 
     def cancel(self) -> None:
-        """Stop the run; nothing is added and its new output folder is removed."""
-        if self.worker is not None:
-            self._cancelled = True
-            self.status.setText("Cancelling…")
-            self.worker.quit()
+        """Stop the run; nothing is added and no earlier file is touched."""
+        self.jobs.cancel()
 
-    def _set_running(self, worker) -> None:
-        self.worker = worker
-        self.run_button.setEnabled(worker is None)
-        self.cancel_button.setEnabled(worker is not None)
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
 
-    def _on_progress(self, event: ExtractProgress) -> None:
-        if self._cancelled:  # a late event from before the cancel
-            return
-        pbar = self.pbar  # updating it can process events that close it
-        if pbar is not None:
-            pbar.set_description(f"suite2p: {event.stage}")
-            target = int(round(100 * event.fraction))
-            if target > pbar.n:
-                pbar.update(target - pbar.n)
+    def _on_progress(self, batch: list) -> None:
+        event = batch[-1]
         self.status.setText(f"{event.stage}: {event.message[:80]}")
 
-    def _on_returned(self, session: ImagingSession | None) -> None:
-        job = self._job or {}
-        if session is None or self._cancelled:
-            return
+    def _add_results(self, session: ImagingSession, job: dict) -> None:
+        """The extraction's layers, placed on the stack the run started from."""
         layer = job.get("layer")
         if layer is not None and layer not in self.viewer.layers:
             show_info(f"{job['name']!r} was removed during the run; results are added unplaced.")
@@ -269,26 +247,6 @@ class ExtractWidget(QWidget):
             f"{n} ROIs ({cells} cells) from {job['name']!r} → {session.suite2p.plane_dir}"
         )
         self.extracted.emit(added[-1])
-
-    def _on_errored(self, err: Exception) -> None:
-        show_error(f"suite2p extraction failed: {err}")
-        self.status.setText(f"Failed: {err}")
-
-    def _on_aborted(self) -> None:
-        self._cancelled = True
-        gen, self._gen = self._gen, None
-        if gen is not None:  # closing waits for suite2p to stop: do it off the UI thread
-            self.cleanup = threading.Thread(target=gen.close, name="suite2p-cancel", daemon=True)
-            self.cleanup.start()
-
-    def _on_finished(self) -> None:
-        if self._cancelled:
-            self.status.setText("Cancelled; nothing was added.")
-        if self.pbar is not None:
-            self.pbar.close()
-            self.pbar = None
-        self._job = None
-        self._set_running(None)
 
     # ------------------------------------------------------------------ dialogs
     def _browse_file(self) -> None:

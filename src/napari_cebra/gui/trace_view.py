@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.contracts import META_KEY
+from napari_cebra.gui import registry
 from napari_cebra.gui._widget_utils import traces_layers
 from napari_cebra.imaging.session import BaselineParams, dff_from_sets
 from napari_cebra.imaging.traces import BASELINES
@@ -40,6 +41,7 @@ class TraceView(QWidget):
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
+        registry.register(napari_viewer, "traces", self)
         self.layer: Layer | None = None
         self.roi: int | None = None  # label value (1-based) of the ROI shown
 

@@ -1,21 +1,19 @@
 """The "Train CEBRA" dock widget: settings in, a worker thread, the embedding out.
 
-The science is :mod:`napari_cebra.pipeline`; this widget picks the inputs, wraps
-``pipeline.train`` in a napari ``thread_worker`` (progress in the Activity dock), draws the live
-loss and binds the result to the layer the run started from.
+The science is :mod:`napari_cebra.pipeline`; this widget picks the inputs, runs
+``pipeline.train`` through :class:`~napari_cebra.gui.jobs.JobRunner` (a worker, progress in
+the Activity dock, Cancel), draws the live loss and binds the result to the layer the run
+started from.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Layer
 from napari.qt.threading import thread_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QPointF, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
@@ -38,19 +36,18 @@ from qtpy.QtWidgets import (
 
 from napari_cebra import model_files, pipeline
 from napari_cebra.contracts import LABEL_KINDS, META_KEY
+from napari_cebra.gui import registry
 from napari_cebra.gui._widget_utils import (
-    keep_triton_out,
-    leave_a_core_for_the_ui,
     same_layer,
     traces_layers,
 )
+from napari_cebra.gui.jobs import JobRunner, run_blocking_job
 from napari_cebra.pipeline import TrainSettings
 
 if TYPE_CHECKING:
     import napari
 
 TEMPERATURE_MODES = {"fixed": "constant", "auto": "auto"}
-UI_INTERVAL_S = 0.1  # the worker reports progress at most this often
 
 
 class LossCurve(QWidget):
@@ -103,21 +100,17 @@ class TrainWidget(QWidget):
 
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        keep_triton_out()
-        leave_a_core_for_the_ui()
+        from napari_cebra.runtime import prepare_for_gui
+
+        prepare_for_gui()  # before torch loads below (see napari_cebra.runtime)
         from napari_cebra.engine.device import available_devices
         from napari_cebra.engine.models import available_models  # imports torch, once, here
 
         self.viewer = napari_viewer
-        self.worker = None
+        registry.register(napari_viewer, "train", self)
         self.model = None  # the last trained or loaded estimator
         self.result: pipeline.TrainingResult | None = None
         self._model_columns: tuple[str, ...] = ()
-        self._job_layer: Layer | None = None
-        self._gen = None
-        self._stop = threading.Event()
-        self._cancelled = False
-        self.pbar: progress | None = None
 
         self.traces_box = QComboBox()
         self.trace_set_box = QComboBox()
@@ -231,7 +224,8 @@ class TrainWidget(QWidget):
         # torch's first optimiser imports ~3 s of modules; do it now, off the UI thread.
         self.warm_up = _warm_up_torch()
         self.warm_up.start()
-        self.destroyed.connect(self._stop.set)  # napari closed mid-run: stop at the next step
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
+        self.destroyed.connect(self.jobs.stop_when_closed)  # napari closed mid-run
 
     # ------------------------------------------------------------------ inputs
     def trace_layers(self) -> list[Layer]:
@@ -350,7 +344,15 @@ class TrainWidget(QWidget):
     # ------------------------------------------------------------------ training
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.jobs.running
+
+    @property
+    def worker(self):
+        return self.jobs.worker
+
+    @property
+    def pbar(self):
+        return self.jobs.pbar
 
     def start(self) -> None:
         """Train on a worker thread; the result is bound to the layer chosen now."""
@@ -364,29 +366,17 @@ class TrainWidget(QWidget):
         from napari_cebra.gui.embedding_view import EmbeddingView
 
         EmbeddingView.for_viewer(self.viewer)  # its canvas is built now, not when results land
-        self._job_layer = layer
-        self._cancelled = False
-        self._gen = pipeline.train(job)
-        self._stop.clear()
         self.loss_curve.reset(job.settings.max_iterations)
         self.status.setText(f"Training {job.mode} on {layer.name!r}…")
-        self.pbar = progress(total=job.settings.max_iterations + 1,
-                             desc=f"CEBRA on {layer.name}")
-        worker = _drain(self._gen, self._stop)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self._set_running(worker)
-        worker.start()
+        self.jobs.start(pipeline.train(job), desc=f"CEBRA on {layer.name}",
+                        on_progress=self._on_progress,
+                        on_result=lambda result: self._bind(result, layer),
+                        error=lambda err: "CEBRA training failed: "
+                        + pipeline.explain_error(err, job.settings))
 
     def cancel(self) -> None:
         """Stop at the next step; the viewer stays as it was before the run."""
-        if self.worker is not None:
-            self._cancelled = True
-            self._stop.set()
-            self.status.setText("Cancelling…")
-            self.worker.quit()
+        self.jobs.cancel()
 
     def embed(self) -> None:
         """Embed the chosen traces with the current model, on a worker."""
@@ -398,22 +388,14 @@ class TrainWidget(QWidget):
         except (ValueError, TypeError) as err:
             show_error(str(err))
             return
-        self._job_layer = layer
-        self._cancelled = False
-        self._gen = None
-        self._stop.clear()
         self.status.setText(f"Embedding {layer.name!r}…")
-        self.pbar = progress(total=0, desc=f"embed {layer.name}")
-        worker = _embed_worker(job, self.model)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self._set_running(worker)
-        worker.start()
+        self.jobs.start(run_blocking_job(pipeline.embed, job, self.model),
+                        desc=f"embed {layer.name}",
+                        on_result=lambda result: self._bind(result, layer),
+                        error=lambda err: "Embedding failed: "
+                        + pipeline.explain_error(err, job.settings))
 
-    def _set_running(self, worker) -> None:
-        self.worker = worker
-        busy = worker is not None
+    def _set_busy(self, busy: bool) -> None:
         for button in (self.train_button, self.load_button, self.embed_button,
                        self.save_button, self.load_matrix_button):
             button.setEnabled(not busy)
@@ -422,21 +404,14 @@ class TrainWidget(QWidget):
             self.save_button.setEnabled(self.model is not None)
             self.embed_button.setEnabled(self.model is not None)
 
-    def _on_progress(self, batch: list[pipeline.Progress]) -> None:
-        if self.worker is None:
-            return
+    def _on_progress(self, batch: list) -> None:
         self.loss_curve.add(*(event.loss for event in batch if event.stage == "fit"))
-        if batch and batch[-1].stage == "embed":
+        if batch[-1].stage == "embed":
             self.status.setText("Embedding every frame…")
-        # Last: napari's progress bar processes events, so the result may land inside it.
-        if self.pbar is not None:
-            self.pbar.update(len(batch))
 
-    def _on_returned(self, result: pipeline.TrainingResult) -> None:
-        layer = self._job_layer
-        if self._cancelled or result is None:
-            return
-        if layer is None or not any(same_layer(layer, x) for x in self.viewer.layers):
+    def _bind(self, result: pipeline.TrainingResult, layer: Layer) -> None:
+        """Store ``result`` on the layer the run started from (if it is still there)."""
+        if not any(same_layer(layer, x) for x in self.viewer.layers):
             show_error("The traces layer was removed during training; the result was dropped.")
             return
         self.model, self.result = result.model, result
@@ -449,29 +424,6 @@ class TrainWidget(QWidget):
         self.status.setText(f"Embedding of {layer.name!r}: {result.embedding.shape[0]} frames × "
                             f"{result.embedding.shape[1]} dims{loss}.")
         self.trained.emit(result)
-
-    def _on_errored(self, err: Exception) -> None:
-        settings = self._safe_settings()
-        show_error(f"CEBRA training failed: {pipeline.explain_error(err, settings)}")
-        self.status.setText(f"Failed: {pipeline.explain_error(err, settings)}")
-
-    def _on_finished(self) -> None:
-        if self._cancelled:
-            if self._gen is not None:
-                self._gen.close()  # discards the run (engine contract)
-            self.status.setText("Cancelled; nothing was changed.")
-        self._gen = None
-        self._job_layer = None
-        if self.pbar is not None:
-            self.pbar.close()
-            self.pbar = None
-        self._set_running(None)
-
-    def _safe_settings(self) -> TrainSettings | None:
-        try:
-            return self.settings()
-        except ValueError:
-            return None
 
     # ------------------------------------------------------------------ files
     def save_model(self, path: str | Path) -> Path:
@@ -486,7 +438,7 @@ class TrainWidget(QWidget):
         self.model, self.result, self._model_columns = model, None, tuple(columns)
         self.set_settings(settings)
         self.set_label_columns(columns)
-        self._set_running(None)
+        self._set_busy(False)
         self.status.setText(f"Loaded {Path(path).name}; press 'Embed' to use it.")
 
     def load_matrix(self, path: str | Path) -> Layer:
@@ -542,37 +494,3 @@ def _warm_up_torch() -> None:
     import torch
 
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-
-
-@thread_worker(ignore_errors=True)
-def _drain(gen, stop: threading.Event, interval: float = UI_INTERVAL_S):
-    """Run a pipeline generator on a worker, yielding its events in batches.
-
-    One batch per ``interval`` keeps the UI thread's share of the work (and of the GIL) small
-    however fast the steps are; ``stop`` being set yields at once, so a Cancel takes effect at
-    the next step. Cancelling leaves ``gen`` suspended, for the widget to close.
-    """
-    batch: list[pipeline.Progress] = []
-    last = time.monotonic()
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as done:
-            if batch:
-                yield batch
-            return done.value
-        batch.append(event)
-        if stop.is_set() or event.stage != "fit" or time.monotonic() - last >= interval:
-            yield batch
-            batch, last = [], time.monotonic()
-        if stop.is_set():  # the worker was not told to quit (its widget is gone): end here
-            gen.close()
-            return None
-
-
-@thread_worker(ignore_errors=True)
-def _embed_worker(job: pipeline.TrainingJob, model):
-    try:
-        return pipeline.embed(job, model)
-    except RuntimeError as err:  # a RuntimeError would be swallowed by the worker
-        raise pipeline.TrainingError(pipeline.explain_error(err, job.settings)) from err
