@@ -23,8 +23,8 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_cebra.gui._v1_sample import v1_sample
     from napari_cebra.gui.decode_widget import DecodeWidget
+    from napari_cebra.gui.sample_data import v1_sample
 
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1500, 950)

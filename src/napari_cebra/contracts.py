@@ -34,6 +34,7 @@ EXTRA_TRACES_FIELDS = {
     "neuropil_coefficient": "the neuropil coefficient dF/F was computed with",
     "sample": "which built-in sample made the layer",
     "ground_truth": "True when the traces are a simulation's true traces",
+    "source_layer": "name of the stack layer the traces were extracted from",
 }
 """Optional keys of a traces record beside :data:`TRACES_FIELDS`, and what each holds."""
 

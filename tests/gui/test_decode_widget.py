@@ -5,7 +5,7 @@ import pytest
 
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import jobs
-from napari_cebra.gui._v1_sample import MOVIE_NAME, TRACES_NAME, v1_layers, v1_sample
+from napari_cebra.gui.sample_data import MOVIE_NAME, TRACES_NAME, v1_layers, v1_sample
 from napari_cebra.synthetic.v1 import v1_session
 
 

@@ -11,7 +11,7 @@ from qtpy.QtWidgets import QWidget
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import registry
 from napari_cebra.gui.embedding_view import EmbeddingView, colors_for
-from napari_cebra.gui.sample_data import traces_layer
+from napari_cebra.gui.layers import traces_layer
 from napari_cebra.views import project
 
 

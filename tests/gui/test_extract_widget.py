@@ -109,7 +109,7 @@ def test_cancel_leaves_the_viewer_and_disk_as_they_were(make_napari_viewer, qtbo
 
 
 def test_labels_are_declared_resampled_and_attached(make_napari_viewer, tmp_path, monkeypatch):
-    from napari_cebra.gui import _imaging_labels_widget as lw
+    from napari_cebra.gui import labels_widget as lw
 
     shown: list[str] = []
     monkeypatch.setattr(lw, "show_error", lambda msg: shown.append(str(msg)))

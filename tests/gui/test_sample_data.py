@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from napari_cebra.contracts import META_KEY
-from napari_cebra.gui.sample_data import grid_shape, hippocampus_sample, neuron_grid_movie
+from napari_cebra.gui.layers import grid_shape, neuron_grid_movie
+from napari_cebra.gui.sample_data import hippocampus_sample
 from napari_cebra.pipeline import TrainSettings, job_from_metadata
 
 

@@ -8,7 +8,7 @@ from matplotlib.backend_bases import MouseEvent
 
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import trace_view as tv
-from napari_cebra.gui._imaging_layers import roi_colormap
+from napari_cebra.gui.layers import roi_colormap
 
 T, N, FS = 200, 4, 20.0
 

@@ -12,7 +12,7 @@ from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import jobs
 from napari_cebra.gui import train_widget as tw
 from napari_cebra.gui.embedding_view import EmbeddingView
-from napari_cebra.gui.sample_data import traces_layer
+from napari_cebra.gui.layers import traces_layer
 from napari_cebra.synthetic.hippocampus import hippocampus_session
 
 TINY = {"iterations": 30, "batch_size": 64, "hidden_units": 16}

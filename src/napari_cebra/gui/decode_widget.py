@@ -34,10 +34,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import META_KEY
+from napari_cebra.contracts import META_KEY, embedding_record
 from napari_cebra.gui import registry
-from napari_cebra.gui._widget_utils import traces_layers
+from napari_cebra.gui.combos import follow_layers, refill
 from napari_cebra.gui.jobs import JobRunner
+from napari_cebra.gui.layers import traces_layers
 
 if TYPE_CHECKING:
     import napari
@@ -221,8 +222,7 @@ class DecodeWidget(QWidget):
         self.traces_box.currentIndexChanged.connect(self._on_traces_changed)
         self.repeat_box.currentIndexChanged.connect(self._fill_repeats)
         self.model_box.currentTextChanged.connect(self._on_model_choice)
-        self.viewer.layers.events.inserted.connect(self.refresh_layers)
-        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        follow_layers(self.viewer, self.refresh_layers)
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
         self.refresh_layers()
@@ -240,13 +240,7 @@ class DecodeWidget(QWidget):
     def refresh_layers(self, event=None) -> None:
         for box, layers in ((self.traces_box, self.trace_layers()),
                             (self.movie_box, self.movie_layers())):
-            current = box.currentText()
-            box.blockSignals(True)
-            box.clear()
-            box.addItems([layer.name for layer in layers])
-            if current in [layer.name for layer in layers]:
-                box.setCurrentText(current)
-            box.blockSignals(False)
+            refill(box, [layer.name for layer in layers])
         meta = self._meta()
         if meta is not None and meta.get("movie_layer") in self.viewer.layers:
             self.movie_box.setCurrentText(meta["movie_layer"])
@@ -523,7 +517,7 @@ class DecodeWidget(QWidget):
 
     def _show_aligned(self, job: DecodeJob) -> None:
         """One hidden layer per session holding its aligned embedding, for the embedding view."""
-        from napari_cebra.gui.sample_data import traces_layer
+        from napari_cebra.gui.layers import traces_layer
 
         res = self.consistency
         first = None
@@ -535,11 +529,8 @@ class DecodeWidget(QWidget):
                 self.viewer.layers.remove(layer_name)
             data, kwargs, _ = traces_layer(x, name=layer_name, labels=labels, label_kinds=kinds,
                                            fs=job.fs)
-            kwargs["metadata"][META_KEY]["embedding"] = {
-                "embedding": emb, "time": np.arange(len(emb)),
-                "train_mask": np.ones(len(emb), bool), "labels": labels, "label_kinds": kinds,
-                "label_columns": ["frame_id"], "settings": {}, "source": name, "loss": [],
-            }
+            kwargs["metadata"][META_KEY]["embedding"] = embedding_record(
+                emb, labels=labels, label_kinds=kinds, label_columns=["frame_id"], source=name)
             layer = self.viewer.add_image(data, visible=False, **kwargs)
             first = first or layer
         try:

@@ -34,7 +34,8 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import registry
-from napari_cebra.gui._widget_utils import same_layer
+from napari_cebra.gui.combos import refill
+from napari_cebra.gui.layers import same_layer
 from napari_cebra.views import display_indices, project
 
 if TYPE_CHECKING:
@@ -213,14 +214,9 @@ class EmbeddingView(QWidget):
             self.source_box.setCurrentIndex(index)
 
     def refresh_sources(self, event=None) -> None:
-        current = self.source.name if self.source is not None else None
         names = [layer.name for layer in embedding_sources(self.viewer)]
-        self.source_box.blockSignals(True)
-        self.source_box.clear()
-        self.source_box.addItems(names)
-        if current in names:
-            self.source_box.setCurrentIndex(names.index(current))
-        self.source_box.blockSignals(False)
+        refill(self.source_box, names,
+               prefer=self.source.name if self.source is not None else None)
         if self.source is None and names:
             self._on_source_box(0)
 

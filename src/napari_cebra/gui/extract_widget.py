@@ -30,13 +30,14 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.gui import registry
+from napari_cebra.gui.combos import follow_layers, refill
 from napari_cebra.gui.jobs import JobRunner
 from napari_cebra.imaging.session import BaselineParams, ImagingSession, extract_steps
 from napari_cebra.imaging.stacks import open_stack, validate_stack
 from napari_cebra.imaging.suite2p_run import ExtractParams, default_output_dir
 from napari_cebra.imaging.traces import BASELINES
 
-from ._imaging_layers import session_layers
+from .layers import session_layers
 
 
 def _double(lo: float, hi: float, value: float, decimals: int = 2, step: float = 1.0):
@@ -113,8 +114,7 @@ class ExtractWidget(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.file_button.clicked.connect(self._browse_file)
         self.out_button.clicked.connect(self._browse_out)
-        self.viewer.layers.events.inserted.connect(self.refresh_layers)
-        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        follow_layers(self.viewer, self.refresh_layers)
         self.refresh_layers()
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
 
@@ -126,14 +126,7 @@ class ExtractWidget(QWidget):
         ]
 
     def refresh_layers(self, event=None) -> None:
-        current = self.layer_box.currentText()
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        for layer in self.stack_layers():
-            self.layer_box.addItem(layer.name)
-        if current:
-            self.layer_box.setCurrentText(current)
-        self.layer_box.blockSignals(False)
+        refill(self.layer_box, [layer.name for layer in self.stack_layers()])
 
     def selected_layer(self) -> Image | None:
         name = self.layer_box.currentText()

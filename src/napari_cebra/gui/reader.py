@@ -15,7 +15,7 @@ import numpy as np
 from napari_cebra.imaging.stacks import TIFF_SUFFIXES, open_stack
 from napari_cebra.imaging.suite2p_read import is_suite2p_folder, plane_dirs
 
-from ._imaging_layers import LayerData, session_layers, stack_layer
+from .layers import LayerData, session_layers, stack_layer
 
 Reader = Callable[[str | list[str]], list[LayerData]]
 
@@ -102,7 +102,7 @@ def get_traces_reader(path: str | list[str]) -> Reader | None:
 
 def read_traces(path: str | list[str]) -> list[LayerData]:
     """A T × N matrix as a traces layer (one pixel per neuron, a frame per time point)."""
-    from .sample_data import traces_layer
+    from .layers import traces_layer
 
     p = _single(path)
     traces = _load_matrix(p)

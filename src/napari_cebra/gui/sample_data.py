@@ -2,57 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 
-from napari_cebra.contracts import META_KEY
-
-LayerData = tuple[Any, dict[str, Any], str]
-
-
-def grid_shape(n_neurons: int) -> tuple[int, int]:
-    """Rows × cols of the near-square grid that shows one pixel per neuron."""
-    cols = math.ceil(math.sqrt(n_neurons))
-    return math.ceil(n_neurons / cols), cols
-
-
-def neuron_grid_movie(traces: np.ndarray) -> np.ndarray:
-    """(T, N) traces → (T, rows, cols) movie, one pixel per neuron (spare pixels stay 0)."""
-    traces = np.asarray(traces, dtype=np.float32)
-    t, n = traces.shape
-    rows, cols = grid_shape(n)
-    movie = np.zeros((t, rows * cols), dtype=np.float32)
-    movie[:, :n] = traces
-    return movie.reshape(t, rows, cols)
-
-
-def traces_layer(traces: np.ndarray, *, name: str, labels: dict[str, np.ndarray] | None = None,
-                 label_kinds: dict[str, str] | None = None, fs: float | None = None,
-                 **extra_meta: Any) -> LayerData:
-    """An Image layer (time, rows, cols) of traces that carries the traces metadata contract.
-
-    It gives a session without a stack a time axis, so the time slider and the embedding's
-    linked cursor work.
-    """
-    traces = np.asarray(traces, dtype=np.float32)
-    meta = {
-        "traces": traces,
-        "fs": fs,
-        "labels": dict(labels or {}),
-        "label_kinds": dict(label_kinds or {}),
-        "time_axis": 0,
-        **extra_meta,
-    }
-    lo, hi = np.percentile(traces, [1, 99.5]) if traces.size else (0.0, 1.0)
-    kwargs = {
-        "name": name,
-        "metadata": {META_KEY: meta},
-        "colormap": "magma",
-        "contrast_limits": (float(lo), float(hi) if hi > lo else float(lo) + 1.0),
-    }
-    return neuron_grid_movie(traces), kwargs, "image"
+from napari_cebra.contracts import META_KEY, traces_record
+from napari_cebra.gui.layers import LayerData, traces_layer
 
 
 def hippocampus_sample(n_samples: int = 10_000, seed: int = 0) -> list[LayerData]:
@@ -87,17 +40,9 @@ def calcium_sample(n_frames: int = 1000, seed: int = 0) -> list[LayerData]:
         inside = peak > 0.2 * peak.max()
         rois[inside] = strongest[inside] + 1
     centroids = np.asarray(sim.centroids, dtype=np.float32).reshape(-1, 2)
-    meta = {
-        "traces": np.asarray(sim.traces, dtype=np.float32),
-        "trace_sets": {"true": np.asarray(sim.traces, dtype=np.float32),
-                       "spikes": np.asarray(sim.spikes, dtype=np.float32)},
-        "fs": float(sim.fs),
-        "labels": {},
-        "label_kinds": {},
-        "time_axis": 0,
-        "ground_truth": True,
-        "sample": "calcium",
-    }
+    meta = traces_record(sim.traces, fs=sim.fs,
+                         trace_sets={"true": sim.traces, "spikes": sim.spikes},
+                         ground_truth=True, sample="calcium")
     features = {
         "roi": np.arange(1, len(footprints) + 1),
         "centroid_y": centroids[:, 0],
@@ -111,3 +56,29 @@ def calcium_sample(n_frames: int = 1000, seed: int = 0) -> list[LayerData]:
         (rois, {"name": "ground-truth ROIs", "opacity": 0.4, "features": features,
                 "metadata": {META_KEY: meta}}, "labels"),
     ]
+
+
+MOVIE_NAME = "V1 stimulus movie"
+TRACES_NAME = "V1 (neurons)"
+
+
+def v1_layers(session) -> list[LayerData]:
+    """The movie (Image, frames × H × W) and a traces layer with frame_id/repeat labels."""
+    s = session
+    labels = {"frame_id": s.frame_id.astype(np.int64), "repeat": s.repeat.astype(np.int64),
+              "running_speed": s.running_speed.astype(np.float32)}
+    kinds = {"frame_id": "discrete", "repeat": "discrete", "running_speed": "continuous"}
+    traces = traces_layer(
+        s.neural, name=TRACES_NAME, labels=labels, label_kinds=kinds, fs=s.fs, sample="v1",
+        trace_sets={"calcium": s.neural, "spikes": s.spikes}, movie_layer=MOVIE_NAME)
+    movie = (s.movie, {"name": MOVIE_NAME, "colormap": "gray", "contrast_limits": (0.0, 1.0),
+                       "metadata": {"napari_cebra_movie": {"fs": s.fs}}}, "image")
+    return [movie, traces]
+
+
+def v1_sample(n_repeats: int = 10, movie_seconds: float = 30.0, seed: int = 0
+              ) -> list[LayerData]:
+    """A mouse watching a 30 s natural movie ten times: 200 V1 neurons (calcium), movie."""
+    from napari_cebra.synthetic.v1 import v1_session
+
+    return v1_layers(v1_session(n_repeats=n_repeats, movie_seconds=movie_seconds, seed=seed))

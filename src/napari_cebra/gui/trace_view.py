@@ -28,11 +28,12 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import registry
-from napari_cebra.gui._widget_utils import traces_layers
+from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.session import BaselineParams, dff_from_sets
 from napari_cebra.imaging.traces import BASELINES
 
-from ._imaging_layers import set_iscell
+from .layers import set_iscell
 
 
 class TraceView(QWidget):
@@ -95,8 +96,7 @@ class TraceView(QWidget):
         self.dff_button.clicked.connect(self.recompute_dff)
         self.canvas.mpl_connect("button_press_event", self._on_plot_click)
         self.viewer.dims.events.current_step.connect(self._on_step)
-        self.viewer.layers.events.inserted.connect(self.refresh_layers)
-        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        follow_layers(self.viewer, self.refresh_layers)
         self.refresh_layers()
 
     # ------------------------------------------------------------------ layers
@@ -104,14 +104,7 @@ class TraceView(QWidget):
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        current = self.layer_box.currentText()
-        names = [layer.name for layer in self.trace_layers()]
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        self.layer_box.addItems(names)
-        self.layer_box.blockSignals(False)
-        if current in names:
-            self.layer_box.setCurrentText(current)
+        refill(self.layer_box, [layer.name for layer in self.trace_layers()])
         if self.layer_box.currentText() != (self.layer.name if self.layer else None):
             self._on_layer_changed(self.layer_box.currentText())
 

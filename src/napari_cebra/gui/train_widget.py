@@ -37,11 +37,12 @@ from qtpy.QtWidgets import (
 from napari_cebra import model_files, pipeline
 from napari_cebra.contracts import LABEL_KINDS, META_KEY
 from napari_cebra.gui import registry
-from napari_cebra.gui._widget_utils import (
+from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.jobs import JobRunner, run_blocking_job
+from napari_cebra.gui.layers import (
     same_layer,
     traces_layers,
 )
-from napari_cebra.gui.jobs import JobRunner, run_blocking_job
 from napari_cebra.pipeline import TrainSettings
 
 if TYPE_CHECKING:
@@ -218,8 +219,7 @@ class TrainWidget(QWidget):
         self.load_button.clicked.connect(self._load_dialog)
         self.embed_button.clicked.connect(self.embed)
         self.load_matrix_button.clicked.connect(self._load_matrix_dialog)
-        self.viewer.layers.events.inserted.connect(self.refresh_layers)
-        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        follow_layers(self.viewer, self.refresh_layers)
         self.refresh_layers()
         # torch's first optimiser imports ~3 s of modules; do it now, off the UI thread.
         self.warm_up = _warm_up_torch()
@@ -232,14 +232,7 @@ class TrainWidget(QWidget):
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        current = self.traces_box.currentText()
-        names = [layer.name for layer in self.trace_layers()]
-        self.traces_box.blockSignals(True)
-        self.traces_box.clear()
-        self.traces_box.addItems(names)
-        if current in names:
-            self.traces_box.setCurrentIndex(names.index(current))
-        self.traces_box.blockSignals(False)
+        refill(self.traces_box, [layer.name for layer in self.trace_layers()])
         self._on_traces_changed()
 
     def selected_layer(self) -> Layer | None:
@@ -443,7 +436,7 @@ class TrainWidget(QWidget):
 
     def load_matrix(self, path: str | Path) -> Layer:
         """A (time, neurons) .npy matrix as a traces layer (CEBRA-Time until labels exist)."""
-        from napari_cebra.gui.sample_data import traces_layer
+        from napari_cebra.gui.layers import traces_layer
 
         path = Path(path)
         traces = np.load(path, allow_pickle=False)

@@ -14,13 +14,12 @@ from .session import (
 )
 from .stacks import open_stack, validate_stack
 from .suite2p_read import Suite2pOutput, is_suite2p_folder, read_suite2p
-from .suite2p_run import ExtractParams, ExtractProgress, block_size_for, run_suite2p_steps
+from .suite2p_run import ExtractParams, block_size_for, run_suite2p_steps
 from .traces import baseline, delta_f_over_f
 
 __all__ = [
     "BaselineParams",
     "ExtractParams",
-    "ExtractProgress",
     "ImagingSession",
     "LabelSet",
     "Suite2pOutput",

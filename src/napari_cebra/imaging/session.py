@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_cebra.progress import drain
+from napari_cebra.progress import Progress, drain
 
 from .labels import LabelSet
 from .stacks import PathLike
 from .suite2p_read import Suite2pOutput, read_suite2p, roi_label_image, roi_table
-from .suite2p_run import ExtractParams, ExtractProgress, run_suite2p_steps
+from .suite2p_run import ExtractParams, run_suite2p_steps
 from .traces import delta_f_over_f
 
 
@@ -64,17 +64,15 @@ class ImagingSession:
         self.labels = labels
 
     def layer_metadata(self, time_axis: int = 0) -> dict:
-        """``layer.metadata["napari_cebra"]`` as docs/CONTRACTS.md defines it."""
-        return {
-            "traces": self.traces,
-            "trace_sets": dict(self.trace_sets),
-            "fs": self.fs,
-            "labels": dict(self.labels.columns) if self.labels else {},
-            "label_kinds": dict(self.labels.kinds) if self.labels else {},
-            "time_axis": int(time_axis),
-            "suite2p_dir": str(self.suite2p.plane_dir),
-            "neuropil_coefficient": self.baseline.neuropil_coefficient,
-        }
+        """``layer.metadata["napari_cebra"]``: a traces record (docs/CONTRACTS.md)."""
+        from napari_cebra.contracts import traces_record
+
+        return traces_record(
+            self.traces, fs=self.fs, trace_sets=self.trace_sets,
+            labels=self.labels.columns if self.labels else None,
+            label_kinds=self.labels.kinds if self.labels else None, time_axis=time_axis,
+            suite2p_dir=str(self.suite2p.plane_dir),
+            neuropil_coefficient=self.baseline.neuropil_coefficient)
 
 
 def dff_from_sets(
@@ -129,7 +127,7 @@ def extract_steps(
     overwrite: bool = False,
     baseline: BaselineParams | None = None,
     **extra,
-) -> Generator[ExtractProgress, None, ImagingSession]:
+) -> Generator[Progress, None, ImagingSession]:
     """Run suite2p on ``source`` and build the session; yields progress, returns the session.
 
     ``extra`` goes to :class:`ExtractParams` (``detection``, ``torch_device``, ``overrides`` …).

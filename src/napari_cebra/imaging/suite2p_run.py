@@ -27,8 +27,6 @@ from napari_cebra.progress import Progress
 
 from .stacks import PathLike, iter_frames, open_stack, validate_stack
 
-ExtractProgress = Progress  # the name earlier versions used
-
 REGISTRATION_MODES = ("none", "rigid", "nonrigid")
 DETECTION_ALGORITHMS = ("sparsery", "sourcery", "cellpose")
 # suite2p's log lines that open a stage, and the fraction of the run done when they appear

@@ -27,7 +27,8 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import META_KEY
 from napari_cebra.gui import registry
-from napari_cebra.gui._widget_utils import traces_layers
+from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
 
 ROLES = ("ignore", "continuous", "discrete", "time (s)")
@@ -74,19 +75,14 @@ class LabelsWidget(QWidget):
         self.file_button.clicked.connect(self._browse)
         self.file_edit.editingFinished.connect(lambda: self.load_file(self.file_edit.text()))
         self.attach_button.clicked.connect(self.attach)
-        self.viewer.layers.events.inserted.connect(self.refresh_layers)
-        self.viewer.layers.events.removed.connect(self.refresh_layers)
+        follow_layers(self.viewer, self.refresh_layers)
         self.refresh_layers()
 
     def trace_layers(self) -> list[Layer]:
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        current = self.layer_box.currentText()
-        self.layer_box.clear()
-        self.layer_box.addItems([layer.name for layer in self.trace_layers()])
-        if current:
-            self.layer_box.setCurrentText(current)
+        refill(self.layer_box, [layer.name for layer in self.trace_layers()])
 
     def load_file(self, path: str) -> bool:
         """Read the file's columns into the table (all "ignore" until declared)."""
