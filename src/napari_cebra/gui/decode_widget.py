@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
 from napari_cebra.contracts import META_KEY, embedding_record
 from napari_cebra.gui import registry
 from napari_cebra.gui.combos import follow_layers, refill
-from napari_cebra.gui.jobs import JobRunner
+from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.gui.layers import traces_layers
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class FramePlot(QWidget):
             self.canvas.draw_idle()
 
 
-class DecodeWidget(QWidget):
+class DecodeWidget(RunsJobs, QWidget):
     """Decode the movie frame (and continuous labels) of a test repeat, with controls."""
 
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
@@ -401,14 +401,6 @@ class DecodeWidget(QWidget):
                          movie, kwargs, sessions, int(meta.get("time_axis", 0)))
 
     # ------------------------------------------------------------------ running
-    @property
-    def running(self) -> bool:
-        return self.jobs.running
-
-    @property
-    def worker(self):
-        return self.jobs.worker
-
     def start(self) -> None:
         if self.running:
             return
@@ -423,9 +415,6 @@ class DecodeWidget(QWidget):
                         on_progress=self._on_progress,
                         on_result=lambda result: self._show(result, job),
                         error=lambda err: f"Decoding failed: {err}")
-
-    def cancel(self) -> None:
-        self.jobs.cancel()
 
     def _set_busy(self, busy: bool) -> None:
         self.run_button.setEnabled(not busy)

@@ -31,7 +31,7 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.gui import registry
 from napari_cebra.gui.combos import follow_layers, refill
-from napari_cebra.gui.jobs import JobRunner
+from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.imaging.session import BaselineParams, ImagingSession, extract_steps
 from napari_cebra.imaging.stacks import open_stack, validate_stack
 from napari_cebra.imaging.suite2p_run import ExtractParams, default_output_dir
@@ -56,7 +56,7 @@ def _path_row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
     return row
 
 
-class ExtractWidget(QWidget):
+class ExtractWidget(RunsJobs, QWidget):
     """Pick a stack and suite2p's main settings; run; get ROIs and traces as layers."""
 
     extracted = Signal(object)  # the ROI Labels layer, once added
@@ -162,19 +162,6 @@ class ExtractWidget(QWidget):
         return data, layer.name, layer
 
     # ------------------------------------------------------------------ running
-    @property
-    def running(self) -> bool:
-        return self.jobs.running
-
-    @property
-    def worker(self):
-        return self.jobs.worker
-
-    @property
-    def cleanup(self):
-        """The thread closing a cancelled run (suite2p stops at its next log line)."""
-        return self.jobs.cleanup
-
     def start(self) -> None:
         """Start suite2p on a worker; results go to the stack chosen now."""
         if self.running:
@@ -211,10 +198,6 @@ class ExtractWidget(QWidget):
                         on_result=lambda session: self._add_results(session, job),
                         error=lambda err: f"suite2p extraction failed: {err}",
                         done_message="Cancelled; nothing was added.")
-
-    def cancel(self) -> None:
-        """Stop the run; nothing is added and no earlier file is touched."""
-        self.jobs.cancel()
 
     def _set_busy(self, busy: bool) -> None:
         self.run_button.setEnabled(not busy)

@@ -127,6 +127,34 @@ class JobRunner:
         self.on_busy(False)
 
 
+class RunsJobs:
+    """Mixin for a widget that keeps a :class:`JobRunner` as ``self.jobs``: the state that
+    tests, scripts and other widgets read, and the Cancel button's action."""
+
+    jobs: JobRunner
+
+    @property
+    def running(self) -> bool:
+        return self.jobs.running
+
+    @property
+    def worker(self):
+        return self.jobs.worker
+
+    @property
+    def pbar(self):
+        return self.jobs.pbar
+
+    @property
+    def cleanup(self) -> threading.Thread | None:
+        """The thread closing a cancelled job (suite2p, for one, stops at its next log line)."""
+        return self.jobs.cleanup
+
+    def cancel(self) -> None:
+        """Stop at the next event; the viewer and the data stay as they were before the run."""
+        self.jobs.cancel()
+
+
 @thread_worker(ignore_errors=True)
 def _batches(gen: Generator, stop: threading.Event, interval: float):
     """Drain ``gen`` on the worker, yielding its events in lists at most every ``interval``.

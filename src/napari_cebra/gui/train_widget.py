@@ -38,7 +38,7 @@ from napari_cebra import model_files, pipeline
 from napari_cebra.contracts import LABEL_KINDS, META_KEY
 from napari_cebra.gui import registry
 from napari_cebra.gui.combos import follow_layers, refill
-from napari_cebra.gui.jobs import JobRunner, run_blocking_job
+from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_blocking_job
 from napari_cebra.gui.layers import (
     same_layer,
     traces_layers,
@@ -94,7 +94,7 @@ class LossCurve(QWidget):
         painter.end()
 
 
-class TrainWidget(QWidget):
+class TrainWidget(RunsJobs, QWidget):
     """Pick traces and labels, set CEBRA's parameters, train on a worker, save/load models."""
 
     trained = Signal(object)  # pipeline.TrainingResult, after it is bound to its layer
@@ -335,18 +335,6 @@ class TrainWidget(QWidget):
         return layer, job
 
     # ------------------------------------------------------------------ training
-    @property
-    def running(self) -> bool:
-        return self.jobs.running
-
-    @property
-    def worker(self):
-        return self.jobs.worker
-
-    @property
-    def pbar(self):
-        return self.jobs.pbar
-
     def start(self) -> None:
         """Train on a worker thread; the result is bound to the layer chosen now."""
         if self.running:
@@ -366,10 +354,6 @@ class TrainWidget(QWidget):
                         on_result=lambda result: self._bind(result, layer),
                         error=lambda err: "CEBRA training failed: "
                         + pipeline.explain_error(err, job.settings))
-
-    def cancel(self) -> None:
-        """Stop at the next step; the viewer stays as it was before the run."""
-        self.jobs.cancel()
 
     def embed(self) -> None:
         """Embed the chosen traces with the current model, on a worker."""
