@@ -18,6 +18,8 @@ import numpy as np
 from napari_cebra.files import atomic_path, atomic_write, check_target
 
 EMBEDDING_SUFFIXES = (".npy", ".csv", ".h5", ".hdf5")
+H5_FORMAT = "napari-cebra/embedding"
+H5_VERSION = 1
 
 
 def _storable(name: str, values: np.ndarray) -> np.ndarray:
@@ -90,6 +92,7 @@ def save_embedding(path: str | Path, embedding: np.ndarray, time: np.ndarray | N
 
         with atomic_path(path, overwrite=overwrite, what="embedding file") as tmp, \
                 h5py.File(tmp, "w") as fh:
+            fh.attrs["format"], fh.attrs["format_version"] = H5_FORMAT, H5_VERSION
             fh.create_dataset("embedding", data=emb)
             fh.create_dataset("time", data=t)
             group = fh.create_group("labels")
@@ -131,6 +134,10 @@ def load_embedding(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
         import h5py
 
         with h5py.File(path, "r") as fh:
+            version = int(fh.attrs.get("format_version", 1))
+            if version > H5_VERSION:
+                raise ValueError(f"{path} was written by a newer napari-cebra (embedding format "
+                                 f"{version}); upgrade napari-cebra to read it.")
             emb = fh["embedding"][()]
             t = fh["time"][()]
             labels = {n: fh["labels"][n][()] for n in fh.get("labels", {})}

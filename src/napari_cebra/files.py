@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 PathLike = str | os.PathLike
+log = logging.getLogger(__name__)
 
 
 def check_target(path: PathLike, *, overwrite: bool = False, what: str = "output") -> Path:
@@ -97,6 +99,7 @@ def atomic_path(path: PathLike, *, overwrite: bool = False, what: str = "output"
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         _publish(tmp, path, overwrite)
+        log.debug("wrote %s", path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -9,11 +9,14 @@ or not at all; neither replaces an existing file unless asked.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from napari_cebra.files import check_target, write_json
 from napari_cebra.pipeline import TrainSettings
+
+log = logging.getLogger(__name__)
 
 SETTINGS_FORMAT = "napari-cebra/settings"
 SETTINGS_VERSION = 1
@@ -42,6 +45,7 @@ def save_model(model, path: str | Path, settings: TrainSettings,
               "settings": settings.to_dict(), "label_columns": list(label_columns)}
     model.save(path, overwrite=overwrite)
     write_json(settings_path(path), record, overwrite=overwrite, what="settings file")
+    log.info("saved model %s and its settings", path)
     return path
 
 
@@ -57,6 +61,7 @@ def load_model(path: str | Path, device: str = "auto"):
     if not path.exists():
         raise FileNotFoundError(f"model file {path} does not exist.")
     model = CEBRA.load(path, device=device)
+    log.info("loaded model %s (trained on %s)", path, getattr(model, "trained_on_", "?"))
     side = settings_path(path)
     if side.exists():
         settings, columns = _read_settings(side)

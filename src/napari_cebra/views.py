@@ -33,16 +33,13 @@ def project(embedding: np.ndarray, dims: Sequence[int] | str = (0, 1, 2)) -> np.
 
 
 def pca(x: np.ndarray, n_components: int = 3) -> np.ndarray:
-    """Scores on the first principal components (from the d × d covariance: fast at any T)."""
+    """Scores on the first principal components (scikit-learn's PCA from the d × d covariance,
+    fast at any T; each component's sign fixed so the view does not flip between runs)."""
+    from sklearn.decomposition import PCA
+
     x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean(axis=0)
-    cov = centred.T @ centred / max(len(x) - 1, 1)
-    values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(values)[::-1][:n_components]
-    components = vectors[:, order]
-    # Fix each component's sign so the view does not flip between runs.
-    signs = np.sign(components[np.argmax(np.abs(components), axis=0), range(components.shape[1])])
-    return (centred @ (components * signs)).astype(np.float32)
+    n = min(int(n_components), *x.shape)
+    return PCA(n, svd_solver="covariance_eigh").fit_transform(x).astype(np.float32)
 
 
 def display_indices(n_samples: int, max_points: int | None) -> np.ndarray:

@@ -118,3 +118,48 @@ def test_every_plane_of_a_multi_plane_folder_opens(suite2p_folder, tmp_path):
     names = [kwargs["name"] for _, kwargs, _ in layers]
     assert sum(n.endswith("ROIs") for n in names) == 2
     assert any("plane1 ROIs" in n for n in names)
+
+
+def test_a_dropped_zarr_stack_reaches_our_reader(make_napari_viewer, tmp_path):
+    import zarr
+
+    path = tmp_path / "movie.zarr"
+    store = zarr.open(str(path), mode="w", shape=(50, 16, 16), chunks=(10, 16, 16),
+                      dtype="uint16")
+    store[:] = np.arange(50, dtype=np.uint16)[:, None, None]
+    assert reader.get_stack_reader(str(path)) is reader.read_stack
+    import npe2
+
+    offered = [r.plugin_name for r in npe2.PluginManager.instance().iter_compatible_readers(
+        [str(path)])]
+    assert "napari-cebra" in offered  # a drop offers our reader (napari asks which one)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-cebra")
+    assert layer.data.shape == (50, 16, 16) and int(layer.data[42, 3, 3]) == 42
+    assert layer.metadata["source_path"] == str(path)  # our reader's metadata
+    zarr.open_group(str(tmp_path / "group.zarr"), mode="w")
+    assert reader.get_stack_reader(str(tmp_path / "group.zarr")) is None  # not a 3-D array
+
+
+@pytest.mark.parametrize("kind", ["tif", "npy", "zarr", "folder"])
+def test_every_stack_format_the_readme_lists_opens(make_napari_viewer, tmp_path, kind):
+    movie = np.arange(6 * 8 * 8, dtype=np.uint16).reshape(6, 8, 8)
+    if kind == "tif":
+        path = tmp_path / "m.tif"
+        tifffile.imwrite(path, movie)
+    elif kind == "npy":
+        path = tmp_path / "m.npy"
+        np.save(path, movie)
+    elif kind == "zarr":
+        import zarr
+
+        path = tmp_path / "m.zarr"
+        zarr.open(str(path), mode="w", shape=movie.shape, dtype=movie.dtype)[:] = movie
+    else:
+        path = tmp_path / "series"
+        path.mkdir()
+        for i in range(2):
+            tifffile.imwrite(path / f"m_{i + 1}.tif", movie[3 * i:3 * i + 3])
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="napari-cebra")
+    np.testing.assert_array_equal(np.asarray(layer.data), movie)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+REPORT_FORMAT = "napari-cebra/frame-decoding-report"
+REPORT_VERSION = 1
+
 
 @dataclass
 class FrameResult:
@@ -75,7 +78,8 @@ class FrameDecodingReport:
 
     def to_dict(self, predictions: bool = False) -> dict:
         out = dict(
-            fs=self.fs, tolerance_frames=self.tolerance, n_frames=self.n_frames,
+            format=REPORT_FORMAT, format_version=REPORT_VERSION, fs=self.fs,
+            tolerance_frames=self.tolerance, n_frames=self.n_frames,
             chance=self.chance, train_repeats=list(self.train_repeats),
             validation_repeat=self.validation_repeat, test_repeat=self.test_repeat,
             results=self.summary(), goodness_of_fit_bits=dict(self.goodness_of_fit_bits),

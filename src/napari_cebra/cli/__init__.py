@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import pkgutil
 import signal
 import sys
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     name = f"napari-cebra {args.command}"
+    logging.basicConfig(level=logging.WARNING, format="napari-cebra: %(message)s")
     try:
         with _sigterm_raises():
             return int(args.func(args) or 0)

@@ -118,6 +118,8 @@ def get_stack_reader(path: str | list[str]) -> Reader | None:
         ok = all(p.suffix.lower() in TIFF_SUFFIXES for p in paths)
         return read_stack if ok else None
     p = paths[0]
+    if p.suffix.lower() == ".zarr":
+        return read_stack if _zarr_ndim(p) == 3 else None
     if p.is_dir():
         has_tiffs = any(c.suffix.lower() in TIFF_SUFFIXES for c in p.iterdir())
         return read_stack if has_tiffs and not is_suite2p_folder(p) else None
@@ -130,6 +132,17 @@ def get_stack_reader(path: str | list[str]) -> Reader | None:
             return None
         return read_stack if ndim == 3 else None
     return None
+
+
+def _zarr_ndim(path: Path) -> int | None:
+    """Dimensions of the array in a ``.zarr`` store (``None`` for groups or non-zarr)."""
+    try:
+        import zarr
+
+        node = zarr.open(str(path), mode="r")
+    except Exception:  # noqa: BLE001 - not a readable zarr store: not ours to open
+        return None
+    return getattr(node, "ndim", None)
 
 
 def read_stack(path: str | list[str]) -> list[LayerData]:

@@ -27,6 +27,8 @@ from napari_cebra.progress import Progress
 
 from .stacks import PathLike, iter_frames, open_stack, validate_stack
 
+log = logging.getLogger(__name__)
+
 REGISTRATION_MODES = ("none", "rigid", "nonrigid")
 DETECTION_ALGORITHMS = ("sparsery", "sourcery", "cellpose")
 # suite2p's log lines that open a stage, and the fraction of the run done when they appear
@@ -228,6 +230,7 @@ class OutputFolder:
             self.created = missing[::-1]
             self.stage = Path(tempfile.mkdtemp(prefix=".suite2p.partial-", dir=self.out))
             self.plane.mkdir(parents=True)
+            log.info("suite2p run staged in %s", self.stage)
         except OSError as err:
             self.discard()
             raise PermissionError(
@@ -257,6 +260,8 @@ class OutputFolder:
             raise
         shutil.rmtree(self.stage, ignore_errors=True)  # ours: whatever else suite2p left there
         self.stage, self.created = None, []
+        log.info("suite2p results published in %s%s", target,
+                 " (earlier results replaced)" if old is not None else "")
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.final_plane
@@ -264,6 +269,7 @@ class OutputFolder:
     def discard(self) -> None:
         """Remove the staging folder and the folders made for ``out`` (if still empty)."""
         if self.stage is not None:
+            log.info("suite2p run did not finish; removing its staging folder %s", self.stage)
             shutil.rmtree(self.stage, ignore_errors=True)
             self.stage = None
         for folder in reversed(self.created):  # innermost first; never a non-empty one
