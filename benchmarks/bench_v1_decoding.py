@@ -173,7 +173,7 @@ def run_consistency_of(s, args, params: dict, data: dict) -> None:
 
 
 def _write(data: dict, out_path: Path) -> None:
-    from napari_cebra.analysis.report import _plain
+    from napari_cebra.analysis.report import json_safe as _plain
 
     with out_path.open("x") as fh:
         json.dump(_plain(data), fh, indent=2)

@@ -154,6 +154,22 @@ def test_project_chosen_dims_pca_and_flat():
         views.project(emb, (0, 1, 5))
 
 
+def test_pca_scores_keep_their_sign_and_shape():
+    rng = np.random.default_rng(1)
+    emb = (rng.normal(size=(400, 6)) * [4, 3, 2, 1, 0.5, 0.1]).astype(np.float32)
+    scores = views.pca(emb)
+    # the same points in another order (another run, another subsample) do not flip the view
+    np.testing.assert_allclose(views.pca(emb[::-1])[::-1], scores, atol=1e-4)
+    # each component's largest loading is positive: regressing back on the data says so
+    loadings, *_ = np.linalg.lstsq(emb - emb.mean(0), scores, rcond=None)
+    assert np.all(loadings[np.abs(loadings).argmax(axis=0), range(3)] > 0)
+    # fewer points than components: the missing ones are 0, the shape stays (T, 3)
+    assert views.pca(emb[:1]).shape == (1, 3) and not views.pca(emb[:1]).any()
+    two = views.pca(emb[:2])
+    assert two.shape == (2, 3) and not two[:, 1:].any() and two[:, 0].any()
+    assert not views.pca(np.ones((10, 4))).any()
+
+
 def test_display_indices_subsample_evenly():
     idx = views.display_indices(100_000, 20_000)
     assert len(idx) <= 20_000 and idx[0] == 0 and idx[-1] == 99_999

@@ -48,6 +48,9 @@ def _columns(embedding: np.ndarray, time: np.ndarray | None,
         values = np.asarray(values)
         if values.ndim != 1 or len(values) != len(emb):
             raise ValueError(f"label {name!r} must be 1-D with {len(emb)} entries.")
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise ValueError(f"label name {name!r} cannot name a column: use non-empty text "
+                             "without '/' (HDF5 reads '/' as a folder).")
         if name in ("time",) or name.startswith("embedding_"):
             raise ValueError(f"label name {name!r} clashes with a column of the file.")
         cols[name] = _storable(name, values)

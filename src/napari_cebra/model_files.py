@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from napari_cebra.files import check_target, write_json
+from napari_cebra.files import atomic_path, check_target
 from napari_cebra.pipeline import TrainSettings
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FORMAT = "napari-cebra/settings"
 SETTINGS_VERSION = 1
+
 
 def settings_path(model_path: str | Path) -> Path:
     """The JSON file next to a model file that keeps the run's settings and label choice."""
@@ -38,13 +40,25 @@ def save_model(model, path: str | Path, settings: TrainSettings,
                label_columns: Sequence[str] = (), overwrite: bool = False) -> Path:
     """``model.save(path)`` plus its settings file (``<path>.settings.json``).
 
-    Both targets are checked before either is written; each appears whole or not at all.
+    Both targets are checked before either is written. The two are written to temporary files
+    first and published together, so an error or Ctrl-C leaves both or neither.
     """
     path = check_model_targets(path, overwrite)
+    side = settings_path(path)
     record = {"format": SETTINGS_FORMAT, "format_version": SETTINGS_VERSION,
               "settings": settings.to_dict(), "label_columns": list(label_columns)}
-    model.save(path, overwrite=overwrite)
-    write_json(settings_path(path), record, overwrite=overwrite, what="settings file")
+    text = json.dumps(record, indent=2) + "\n"
+    side_was_there, side_published = os.path.lexists(side), False
+    try:
+        with atomic_path(path, overwrite=overwrite, what="model file") as model_tmp:
+            with atomic_path(side, overwrite=overwrite, what="settings file") as side_tmp:
+                model.save(model_tmp, overwrite=True)  # onto our own fresh temporary file
+                side_tmp.write_text(text, encoding="utf-8")
+            side_published = True  # the model follows as the outer block ends
+    except BaseException:
+        if side_published and not side_was_there:
+            side.unlink(missing_ok=True)  # never a settings file without its model
+        raise
     log.info("saved model %s and its settings", path)
     return path
 

@@ -21,10 +21,8 @@ import numpy as np
 from napari_cebra.contracts import LABEL_KINDS, embedding_record
 from napari_cebra.progress import Progress, drain, fit_progress
 
-EMBEDDING_SUFFIXES = (".npy", ".csv", ".h5", ".hdf5")
 
-
-class TrainingError(Exception):
+class TrainingError(RuntimeError):
     """A run failed for a reason the user can fix; the message says how."""
 
 
@@ -153,13 +151,6 @@ def split_mask(n_samples: int, test_fraction: float) -> np.ndarray:
     return mask
 
 
-def label_columns_of(meta: Mapping[str, Any]) -> dict[str, str]:
-    """Column name → declared kind for a traces-source metadata dict."""
-    labels = meta.get("labels") or {}
-    kinds = meta.get("label_kinds") or {}
-    return {name: kinds.get(name, "undeclared") for name in labels}
-
-
 def job_from_metadata(meta: Mapping[str, Any], settings: TrainSettings,
                       label_columns: Sequence[str] = (), *, trace_set: str | None = None,
                       source: str = "") -> TrainingJob:
@@ -252,14 +243,20 @@ def train(job: TrainingJob, model=None) -> Generator[Progress, None, TrainingRes
     Yields a :class:`Progress` per step and one ``stage="embed"`` event; returns a
     :class:`TrainingResult`. ``close()`` part-way discards the run (nothing is returned).
     """
-    has_labels = bool(job.label_columns)
-    if model is None:
-        model = make_estimator(job.settings, has_labels)
     mask = job.train_mask
     if mask.sum() < 2 * job.settings.time_offsets:
         raise ValueError(
             f"only {int(mask.sum())} training frames; lower the test fraction or the time offset."
         )
+    discrete_columns = [c for c in job.label_columns if job.label_kinds.get(c) == "discrete"]
+    if job.discrete is not None and len(np.unique(job.discrete[mask])) < 2:
+        raise ValueError(
+            f"discrete label {', '.join(map(repr, discrete_columns))}: a single class in the "
+            "training frames (the held-out end of the session has the others); discrete labels "
+            "need at least two classes to contrast. Lower the test fraction or drop the label."
+        )
+    if model is None:
+        model = make_estimator(job.settings, bool(job.label_columns))
     kwargs = {}
     if job.continuous is not None:
         kwargs["continuous"] = job.continuous[mask]

@@ -1,7 +1,14 @@
 """Process-wide settings napari-cebra makes when it runs inside napari — all of them here.
 
-:func:`prepare_for_gui` is called once, when the first napari-cebra widget is created (and by
-``napari-cebra demo`` before napari opens its window). It does two things, each with a way out:
+:func:`prepare_for_gui` applies both settings below, once per process (later calls do
+nothing). Who calls it, and when:
+
+- the Train CEBRA widget, when it is created (it loads torch to list models and devices);
+- :class:`napari_cebra.gui.jobs.JobRunner`, before any widget's first job starts;
+- :func:`hide_triton` alone — it must come before torch is imported — whenever a widget that
+  runs jobs is created, and in ``napari-cebra demo`` before napari opens its window.
+
+The two settings, each with a way out:
 
 - **Hides the ``triton`` package from torch** (``sys.modules["triton"] = None``). torch's
   optimisers import ``torch._dynamo``, which imports triton when it is installed; triton's

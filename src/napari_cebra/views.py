@@ -33,13 +33,21 @@ def project(embedding: np.ndarray, dims: Sequence[int] | str = (0, 1, 2)) -> np.
 
 
 def pca(x: np.ndarray, n_components: int = 3) -> np.ndarray:
-    """Scores on the first principal components (scikit-learn's PCA from the d × d covariance,
-    fast at any T; each component's sign fixed so the view does not flip between runs)."""
+    """Scores on the first ``n_components`` principal components, as float32 (T, n_components).
+
+    scikit-learn's PCA from the d × d covariance (fast at any T); each component's sign is
+    fixed (its largest loading positive), so the view does not flip between runs. Components
+    the data cannot have (too few points or dims) are 0, so the shape never changes.
+    """
     from sklearn.decomposition import PCA
 
     x = np.asarray(x, dtype=np.float64)
-    n = min(int(n_components), *x.shape)
-    return PCA(n, svd_solver="covariance_eigh").fit_transform(x).astype(np.float32)
+    out = np.zeros((len(x), int(n_components)), dtype=np.float32)
+    n = min(int(n_components), x.shape[1], len(x) - 1)  # T points span at most T - 1 dims
+    if n > 0:
+        with np.errstate(divide="ignore", invalid="ignore"):  # constant data: 0/0 variance ratio
+            out[:, :n] = PCA(n, svd_solver="covariance_eigh").fit_transform(x)
+    return out
 
 
 def display_indices(n_samples: int, max_points: int | None) -> np.ndarray:

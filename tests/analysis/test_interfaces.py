@@ -92,3 +92,71 @@ def test_a_registered_representation_appears_in_the_report():
     assert names == ["raw", "first neuron", "raw (neural shuffled)"]
     first_result = report.results[1]
     assert first_result.accuracy > report.results[2].accuracy  # beats the shuffled control
+
+
+def test_every_default_report_row_comes_from_the_registry():
+    reps = representations.REPRESENTATIONS
+    assert {k: reps[k].kind for k in ("cebra", "raw", "pca", "neural")} == {
+        "cebra": "model", "raw": "baseline", "pca": "baseline", "neural": "control"}
+    assert reps["cebra"].learns_labels and not reps["raw"].learns_labels
+    assert representations.available("control")[0] == representations.LABELS_CONTROL
+    with pytest.raises(ValueError, match="kind 'reference' is unknown"):
+        representations.register_representation("x", "x", "reference", "")
+    with pytest.raises(ValueError, match="'labels' is the labels-shuffled control"):
+        representations.register_representation("labels", "x", "control", "")
+    with pytest.raises(ValueError, match=r"unknown baseline/control/model \['svm'\]; .*models: "
+                                         "cebra"):
+        decode_frames(np.zeros((30, 2)), np.tile(np.arange(10), 3), np.repeat(np.arange(3), 10),
+                      5.0, models=("svm",))
+
+
+def test_a_registered_model_gets_its_labels_shuffled_control():
+    """A model that learns the labels (here: kNN from traces to the phase labels) is followed in
+    the report by itself retrained on shuffled labels, which falls to chance."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    @representations.register_representation("oracle", "oracle", "model",
+                                             "traces mapped onto the labels", learns_labels=True)
+    def oracle(ctx):
+        y = ctx.labels[ctx.train_index]
+        if ctx.shuffle is not None:
+            y = y[ctx.shuffle]
+        yield from ()
+        fit = KNeighborsRegressor(5).fit(ctx.neural[ctx.train_index], y)
+        return representations.Features(lambda idx: fit.predict(ctx.neural[idx]), 1.5)
+
+    rng = np.random.default_rng(3)
+    frames = np.tile(np.arange(300), 4)  # ±2 frames of 300: chance 1.7 %
+    angle = 2 * np.pi * frames / 300
+    neural = (np.c_[np.cos(angle), np.sin(angle)] @ rng.standard_normal((2, 20))
+              + 0.1 * rng.standard_normal((1200, 20))).astype(np.float32)
+    try:
+        report = decode_frames(neural, frames, np.repeat(np.arange(4), 300), 2.0, labels="phase",
+                               models=("oracle",), baselines=("raw",), controls=("labels",))
+    finally:
+        del representations.REPRESENTATIONS["oracle"]
+    assert [(r.name, r.kind) for r in report.results] == [
+        ("oracle", "model"), ("oracle (labels shuffled)", "control"), ("raw", "baseline")]
+    assert report.result("oracle").accuracy > 5 * report.chance
+    assert report.result("oracle (labels shuffled)").accuracy < 3 * report.chance
+    assert report.goodness_of_fit_bits == {"oracle": 1.5, "oracle (labels shuffled)": 1.5}
+
+
+def test_metrics_use_the_one_r2():
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from napari_cebra.analysis.metrics import consistency_matrix, latent_r2
+
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((300, 3))
+    b = np.c_[a[:, :2] @ [[1.0, 0.5], [0.2, 1.0]], rng.standard_normal(300)]  # one column noise
+    m = consistency_matrix([a, b])
+    assert m[0, 1] == pytest.approx(r2(b, LinearRegression().fit(a, b).predict(a)))
+    assert 0.5 < m[0, 1] < 0.8  # the noise column counts with equal weight: about 2/3
+    latent = np.c_[a[:, 0], a[:, 1] ** 2]
+    folds = KFold(5, shuffle=True, random_state=0).split(a)
+    expected = np.mean([r2(latent[te], KNeighborsRegressor(24, metric="cosine").fit(
+        a[tr], latent[tr]).predict(a[te])) for tr, te in folds])
+    assert latent_r2(a, latent) == pytest.approx(expected)

@@ -84,3 +84,8 @@ def test_progress_bar_draws_steps_and_the_embedding_stage():
             bar(Progress("fit", step, 4, loss=1.0))
         bar(Progress("embed", 4, 4))
     assert quiet.getvalue() == "fit…\nfit: 4/4 loss 1.0000\nembed…\nembed: 4/4\n"
+    stopped = io.StringIO()
+    with pytest.raises(KeyboardInterrupt), ProgressBar(stream=stopped) as bar:
+        bar(Progress("fit", 1, 4, loss=1.0))
+        raise KeyboardInterrupt
+    assert stopped.getvalue() == "fit…\n"  # no summary of a stage that did not finish

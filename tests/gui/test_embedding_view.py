@@ -184,3 +184,11 @@ def test_100k_points_draw_a_subsample_but_keep_the_data(view_of):
     index = 1234
     view.pick(index)
     assert viewer.dims.current_step[0] == frames[index]
+
+
+def test_renaming_the_source_keeps_it_shown(view_of):
+    viewer, layer, view = view_of(ring(200))
+    layer.name = "renamed session"
+    assert view.source_box.currentText() == "renamed session" and view.source is layer
+    assert view.points is not None and len(view.points.data) == 200
+

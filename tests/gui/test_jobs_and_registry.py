@@ -1,14 +1,13 @@
-"""The shared widget plumbing: the job runner, the registry, the runtime settings."""
+"""The shared widget plumbing: the job runner, the registry, the layer combo boxes."""
 
-import sys
 import time
 
 import numpy as np
 import pytest
-from qtpy.QtWidgets import QWidget
+from qtpy.QtWidgets import QComboBox, QWidget
 
-from napari_cebra import runtime
 from napari_cebra.gui import jobs, registry
+from napari_cebra.gui.combos import follow_layers, refill, refill_layers
 from napari_cebra.progress import Progress
 
 
@@ -19,13 +18,13 @@ def errors(monkeypatch):
     return shown
 
 
-def slow_job(n: int, log: list, fail_at: int | None = None):
+def slow_job(n: int, log: list, fail_at: int | None = None, error: type = ValueError):
     """A job that records its clean-up, like training or extraction do."""
     try:
         for i in range(n):
             time.sleep(0.01)
             if i == fail_at:
-                raise ValueError("bad input at step 3")
+                raise error("bad input at step 3")
             yield Progress("work", i + 1, n)
         return "result"
     finally:
@@ -60,13 +59,18 @@ def test_cancel_delivers_nothing_and_runs_the_jobs_clean_up(make_napari_viewer, 
     assert [layer.name for layer in viewer.layers] == before
 
 
-def test_an_error_is_shown_and_the_runner_is_ready_again(make_napari_viewer, qtbot, errors):
+# superqt's worker swallows a RuntimeError as if the worker had been deleted: the runner must
+# still show it (torch's errors and TrainingError are RuntimeErrors).
+@pytest.mark.parametrize("error", [ValueError, RuntimeError])
+def test_an_error_is_shown_and_the_runner_is_ready_again(make_napari_viewer, qtbot, errors,
+                                                         error):
     make_napari_viewer()
-    runner = jobs.JobRunner()
-    runner.start(slow_job(10, [], fail_at=3), desc="test", on_result=lambda r: None,
-                 error=lambda err: f"Job failed: {err}")
+    runner, seen, busy = jobs.JobRunner(on_busy=lambda b: busy.append(b)), [], []
+    runner.start(slow_job(10, [], fail_at=3, error=error), desc="test", on_result=lambda r: None,
+                 error=lambda err: seen.append(err) or f"Job failed: {err}")
     qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
     assert errors == ["Job failed: bad input at step 3"]
+    assert type(seen[0]) is error and busy == [True, False]  # the job's own exception
     results = []
     runner.start(slow_job(2, []), desc="again", on_result=results.append)
     qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
@@ -97,24 +101,39 @@ def test_the_registry_finds_live_widgets_by_role(make_napari_viewer):
     assert registry.find(viewer, "marker") is None  # closed widgets drop out
 
 
-def test_runtime_hides_triton_once_and_can_be_told_not_to(monkeypatch):
-    monkeypatch.delitem(sys.modules, "triton", raising=False)
-    monkeypatch.setenv(runtime.ALLOW_TRITON, "1")
-    assert runtime.hide_triton() is False and "triton" not in sys.modules
-    monkeypatch.delenv(runtime.ALLOW_TRITON)
-    assert runtime.hide_triton() is True and sys.modules["triton"] is None
-    with pytest.raises(ImportError):
-        import triton  # noqa: F401
+def test_refill_keeps_the_choice_by_identity_then_by_name_then_prefers(qtbot):
+    box = QComboBox()
+    refill(box, ["a", "b", "c"], keys=[1, 2, 3])
+    box.setCurrentIndex(1)
+    assert refill(box, ["a", "renamed b"], keys=[1, 2]) is True  # same key, new name
+    assert box.currentText() == "renamed b"
+    plain = QComboBox()
+    refill(plain, ["x", "y"])
+    plain.setCurrentText("y")
+    assert refill(plain, ["w", "y"]) is False and plain.currentText() == "y"
+    assert refill(plain, ["p", "q"], prefer="q") is True and plain.currentText() == "q"
+    assert refill(plain, ["m", "n"]) is True and plain.currentText() == "m"
 
 
-def test_runtime_thread_count_follows_the_environment(monkeypatch):
-    monkeypatch.setenv(runtime.TORCH_THREADS, "3")
-    assert runtime.torch_threads_for_gui() == 3
-    monkeypatch.setenv(runtime.TORCH_THREADS, "0")
-    assert runtime.torch_threads_for_gui() is None
-    monkeypatch.setenv(runtime.TORCH_THREADS, "many")
-    with pytest.raises(ValueError, match="NAPARI_CEBRA_TORCH_THREADS='many'"):
-        runtime.torch_threads_for_gui()
-    monkeypatch.delenv(runtime.TORCH_THREADS)
-    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 8)
-    assert runtime.torch_threads_for_gui() == 7
+def test_layer_combos_follow_adds_removals_and_renames(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    first = viewer.add_image(np.zeros((3, 4, 4)), name="first")
+    second = viewer.add_image(np.zeros((3, 4, 4)), name="second")
+    box, events = QComboBox(), []
+
+    class Follower:  # napari holds a bound method weakly, as it does a widget's
+        def refresh(self, event=None):
+            events.append(getattr(event, "type", None))
+            refill_layers(box, list(viewer.layers))
+
+    follower = Follower()
+    follow_layers(viewer, follower.refresh)
+    follower.refresh()
+    box.setCurrentText("second")
+    second.name = "second, renamed"
+    assert box.currentText() == "second, renamed"  # still the same layer
+    viewer.layers.remove(first)
+    viewer.add_image(np.zeros((3, 4, 4)), name="third")
+    assert [box.itemText(i) for i in range(box.count())] == ["second, renamed", "third"]
+    assert box.currentText() == "second, renamed"
+    assert events == [None, "renamed", "removed", "inserted"]

@@ -124,3 +124,13 @@ def test_frames_selected_elsewhere_are_marked_on_the_trace(view):
     np.testing.assert_allclose(y, dff[[5, 30], 1])
     widget.select_roi(4)  # the marks follow the ROI shown
     np.testing.assert_allclose(widget.selection_marks.get_data()[1], dff[[5, 30], 3])
+
+
+def test_a_renamed_layer_stays_chosen(view):
+    viewer, widget, layer, _ = view
+    other, _ = add_session(viewer)  # named "ROIs [1]"
+    widget.layer_box.setCurrentText(other.name)
+    assert widget.layer is other
+    other.name = "second session"
+    assert widget.layer_box.currentText() == "second session" and widget.layer is other
+    assert widget.layer_box.count() == 2

@@ -39,3 +39,26 @@ def test_fit_refuses_complex_arrays():
 def test_discrete_labels_with_a_single_class_are_refused():
     with pytest.raises(ValueError, match="single class .* at least two classes"):
         CEBRA(max_iterations=2, device="cpu").fit(X, discrete=np.zeros(300, int))
+
+
+def test_a_single_class_label_column_is_named():
+    from napari_cebra import pipeline
+
+    settings = pipeline.TrainSettings(max_iterations=2, device="cpu")
+    with pytest.raises(ValueError, match="label 'lap': a single class .* at least two classes"):
+        pipeline.job_from_arrays(X, settings, labels={"lap": np.zeros(300, int)},
+                                 label_kinds={"lap": "discrete"}, label_columns=["lap"])
+
+
+def test_a_split_that_leaves_one_class_for_training_is_named_before_training(monkeypatch):
+    from napari_cebra import pipeline
+
+    monkeypatch.setattr(pipeline, "make_estimator",
+                        lambda *a: pytest.fail("training started with a single class"))
+    side = (np.arange(300) >= 240).astype(int)  # the second class only in the last 20 %
+    settings = pipeline.TrainSettings(max_iterations=2, time_offsets=5, test_fraction=0.2,
+                                      device="cpu")
+    job = pipeline.job_from_arrays(X, settings, labels={"side": side},
+                                   label_kinds={"side": "discrete"}, label_columns=["side"])
+    with pytest.raises(ValueError, match="label 'side': a single class in the training frames"):
+        pipeline.run(pipeline.train(job))

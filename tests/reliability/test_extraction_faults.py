@@ -15,11 +15,12 @@ NOISE = np.random.default_rng(0).normal(100, 1, (100, 32, 32)).astype(np.float32
 
 @pytest.fixture
 def old_results(tmp_path):
-    """An output folder holding earlier results plus a file of the user's own."""
+    """An output folder holding earlier results plus files of the user's own beside them."""
     out = tmp_path / "out"
     fake_suite2p_plane(out)
-    (out / "suite2p" / "plane0" / "my_notes.txt").write_text("keep me")
     (out / "lab_book.md").write_text("keep me too")
+    (out / "figures").mkdir()
+    (out / "figures" / "fig1.svg").write_text("<svg/>")
     return out
 
 
@@ -96,8 +97,8 @@ def test_a_successful_replace_swaps_in_the_new_results_only(old_results, monkeyp
     assert load_session(plane).traces.shape == (200, 7)
     assert (old_results / "lab_book.md").read_text() == "keep me too"
     assert sorted(snapshot(old_results)) == sorted(  # nothing hidden is left behind
-        ["lab_book.md", "suite2p", "suite2p/plane0", *(f"suite2p/plane0/{f.name}" for f in
-                                                        plane.iterdir())])
+        ["lab_book.md", "figures", "figures/fig1.svg", "suite2p", "suite2p/plane0",
+         *(f"suite2p/plane0/{f.name}" for f in plane.iterdir())])
     ops = load_session(plane).suite2p.ops
     assert ops["save_path"] == str(plane)  # suite2p's recorded paths point at the final place
 
@@ -107,3 +108,75 @@ def test_existing_results_are_refused_before_anything_runs(old_results, unchange
                         lambda *a: pytest.fail("suite2p must not start"))
     with unchanged(old_results), pytest.raises(FileExistsError, match="already holds suite2p"):
         extract(NOISE, fs=30, out_dir=old_results)
+
+
+def _suite2p_must_not_start(monkeypatch):
+    monkeypatch.setattr(suite2p_run, "_run_plane_in_thread",
+                        lambda *a: pytest.fail("suite2p must not start"))
+
+
+def test_replacing_never_deletes_a_file_suite2p_did_not_write(old_results, unchanged,
+                                                              monkeypatch):
+    (old_results / "suite2p" / "plane0" / "my_notes.txt").write_text("curation notes")
+    _suite2p_must_not_start(monkeypatch)
+    with unchanged(), pytest.raises(FileExistsError,
+                                    match="my_notes.txt, which suite2p did not write"):
+        extract(NOISE, fs=30, out_dir=old_results, overwrite=True)
+
+
+def test_a_file_named_suite2p_is_never_replaced(tmp_path, unchanged, monkeypatch):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "suite2p").write_text("not a folder")
+    _suite2p_must_not_start(monkeypatch)
+    with unchanged(), pytest.raises(FileExistsError, match="is not a suite2p results folder"):
+        extract(NOISE, fs=30, out_dir=tmp_path / "out", overwrite=True)
+
+
+def test_a_failed_swap_puts_the_old_results_back(old_results, unchanged, monkeypatch):
+    """The new results are complete, the old ones are moved aside, and then moving the new
+    ones in fails: the old ones must be back in place and nothing else left."""
+    monkeypatch.setattr(suite2p_run, "_run_plane_in_thread", _fake_suite2p(None))
+    rename = suite2p_run.Path.rename
+
+    def failing_rename(self, target):
+        if ".suite2p.partial-" in str(self) and suite2p_run.Path(target).name == "suite2p":
+            raise OSError("disk full")
+        return rename(self, target)
+
+    monkeypatch.setattr(suite2p_run.Path, "rename", failing_rename)
+    with unchanged(old_results), pytest.raises(OSError, match="disk full"):
+        extract(NOISE, fs=30, out_dir=old_results, overwrite=True)
+
+
+def test_the_command_line_checks_its_output_folder_before_reading_the_stack(
+        tmp_path, unchanged, capsys):
+    missing_stack = str(tmp_path / "not_read.tif")  # reading it would fail differently
+    with unchanged():
+        code = main(["extract", missing_stack, "--fs", "30",
+                     "--out", str(tmp_path / "no_such_parent" / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "its parent folder" in err and "does not exist" in err
+
+
+def test_the_command_line_refuses_existing_results_before_reading_the_stack(
+        old_results, tmp_path, unchanged, capsys):
+    with unchanged():
+        code = main(["extract", str(tmp_path / "not_read.tif"), "--fs", "30",
+                     "--out", str(old_results)])
+    assert code == 1 and "already holds suite2p results" in capsys.readouterr().err
+
+
+def test_the_command_line_writes_traces_whole_and_leaves_nothing_hidden(tmp_path, monkeypatch,
+                                                                        capsys):
+    import tifffile
+
+    stack = tmp_path / "movie.tif"
+    tifffile.imwrite(stack, NOISE.astype(np.uint16))
+    monkeypatch.setattr(suite2p_run, "_run_plane_in_thread", _fake_suite2p(None))
+    out = tmp_path / "out"
+    assert main(["extract", str(stack), "--fs", "30", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    plane = out / "suite2p" / "plane0"
+    with np.load(plane / "traces.npz") as traces:
+        assert traces["dff"].shape == (200, 7) and float(traces["fs"]) == 30.0
+    assert not [p for p in snapshot(out) if "/." in f"/{p}"]  # no staging or temporary file

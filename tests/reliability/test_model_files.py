@@ -38,6 +38,33 @@ def test_a_model_file_save_interrupted_leaves_nothing(fitted, tmp_path, monkeypa
         fitted.save(tmp_path / "run.pt")
 
 
+def test_ctrl_c_while_the_settings_file_is_written_leaves_neither_file(
+        fitted, tmp_path, monkeypatch, unchanged):
+    from pathlib import Path
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # the model is already saved (to its temporary file)
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with unchanged(), pytest.raises(KeyboardInterrupt):
+        save_model(fitted, tmp_path / "run.pt", TrainSettings())
+    monkeypatch.undo()
+    save_model(fitted, tmp_path / "run.pt", TrainSettings())  # the retry is not refused
+    assert load_model(tmp_path / "run.pt", device="cpu")[1] == TrainSettings()
+
+
+def test_a_model_save_failing_writes_no_settings_file(fitted, tmp_path, monkeypatch,
+                                                     unchanged):
+    import torch
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with unchanged(), pytest.raises(OSError, match="No space left"):
+        save_model(fitted, tmp_path / "run.pt", TrainSettings())
+
+
 def test_an_empty_model_file_is_named(tmp_path, unchanged):
     (tmp_path / "run.pt").write_bytes(b"")
     with unchanged(), pytest.raises(ValueError, match=r"run.pt is empty \(0 bytes\)"):

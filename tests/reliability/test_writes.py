@@ -94,3 +94,38 @@ def test_an_error_inside_any_write_leaves_nothing(tmp_path, unchanged):
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist; create"):
         save_embedding(tmp_path / "nope" / "e.csv", EMB)
+
+
+def test_an_h5_write_failing_half_way_leaves_no_file(tmp_path, monkeypatch, unchanged):
+    import h5py
+
+    real = h5py.Group.create_dataset
+
+    def disk_full(self, name, *args, **kwargs):
+        if self.name == "/labels":  # the embedding and time are already in the file
+            raise OSError("No space left on device")
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", disk_full)
+    target = tmp_path / "e.h5"
+    with unchanged(), pytest.raises(OSError, match="No space left"):
+        save_embedding(target, EMB, labels={"speed": np.ones(50)})
+    monkeypatch.setattr(h5py.Group, "create_dataset", real)
+    save_embedding(target, EMB, labels={"speed": np.ones(50)})  # the retry is not refused
+    assert load_embedding(target)[2]["speed"].shape == (50,)
+
+
+def test_an_npy_write_failing_half_way_leaves_no_file(tmp_path, monkeypatch, unchanged):
+    def half(fh, array, **kwargs):
+        fh.write(b"\x93NUMPY" + b"\0" * 1000)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(embedding_files.np, "save", half)
+    with unchanged(), pytest.raises(OSError, match="No space left"):
+        save_embedding(tmp_path / "e.npy", EMB)
+
+
+@pytest.mark.parametrize("name", ["speed/cm", "", 3])
+def test_a_label_name_no_file_can_hold_is_refused_before_writing(tmp_path, name, unchanged):
+    with unchanged(), pytest.raises(ValueError, match=r"cannot name a column: use non-empty text"):
+        save_embedding(tmp_path / "e.h5", EMB, labels={name: np.ones(50)})

@@ -31,32 +31,41 @@ class ConsistencyResult:
 def consistency_steps(
     neural: Sequence[np.ndarray], frame_ids: Sequence[np.ndarray], names: Sequence[str], *,
     movie: np.ndarray | None = None, labels: str = "movie", cebra_params: Mapping | None = None,
-    progress_every: int = 50,
+    progress_every: int = 50, model=None,
 ) -> Generator[Progress, None, ConsistencyResult]:
     """Train one multi-session CEBRA model on ``neural`` (a list) and measure its consistency.
 
-    Yields :class:`Progress`; returns a :class:`ConsistencyResult`.
+    ``model``: a fitted multi-session model with one encoder per session, in the order of
+    ``neural``, used as it is (no training). Yields :class:`Progress`; returns a
+    :class:`ConsistencyResult`: the names, the matrix and each session's embedding in the
+    shared space.
     """
-    from napari_cebra.analysis.metrics import consistency_matrix
-    from napari_cebra.engine.estimator import CEBRA
-
-    from .frame_decoding import DEFAULT_CEBRA, cebra_labels
+    from .metrics import consistency_matrix
 
     if len(neural) < 2 or len(neural) != len(frame_ids) or len(names) != len(neural):
         raise ValueError("consistency needs two or more sessions, each with frame ids and a "
                          f"name; got {len(neural)} sessions, {len(frame_ids)} frame-id arrays "
                          f"and {len(names)} names.")
-    if labels == "time":
+    if model is None and labels == "time":
         raise ValueError("multi-session training aligns sessions through their labels; use "
                          "labels 'movie' or 'phase', not 'time'.")
     n_frames = None if movie is None else len(movie)
     if n_frames is None:
         n_frames = int(max(np.max(f) for f in frame_ids)) + 1
-    ys = [cebra_labels(labels, np.asarray(f), movie, n_frames) for f in frame_ids]
-    model = CEBRA(**{**DEFAULT_CEBRA, **dict(cebra_params or {})})
-    yield from fit_progress(
-        model.fit_steps([np.asarray(x, np.float32) for x in neural], continuous=ys),
-        "train multi-session CEBRA", progress_every)
+    if model is None:
+        from napari_cebra.engine.estimator import CEBRA
+
+        from .frame_decoding import DEFAULT_CEBRA, cebra_labels
+
+        ys = [cebra_labels(labels, np.asarray(f), movie, n_frames) for f in frame_ids]
+        model = CEBRA(**{**DEFAULT_CEBRA, **dict(cebra_params or {})})
+        yield from fit_progress(
+            model.fit_steps([np.asarray(x, np.float32) for x in neural], continuous=ys),
+            "train multi-session CEBRA", progress_every)
+    elif len(getattr(model, "encoders_", ())) != len(neural):
+        raise ValueError(f"the multi-session model has {len(getattr(model, 'encoders_', ()))} "
+                         f"session encoders but {len(neural)} sessions were given; pass one "
+                         "session per encoder, in training order.")
     yield Progress("consistency", 0, 1, "consistency matrix")
     embeddings = [model.transform(np.asarray(x, np.float32), session_id=i)
                   for i, x in enumerate(neural)]

@@ -9,6 +9,7 @@ correct when ``|pred - true| < tolerance`` (one second: ``fs`` frames).
 Controls make it plain whether a representation carries real information: the same pipeline
 with the training labels shuffled in time (the CEBRA model is retrained on the shuffled labels and
 the decoder fit on them), and kNN on time-shuffled neural data. Both should sit at chance.
+Every representation and control is an entry of the registry in ``representations.py``.
 
 :func:`frame_decoding_steps` is a generator (progress events, then the report) for the GUI
 worker and the CLI; :func:`decode_frames` drains it.
@@ -17,14 +18,23 @@ worker and the CLI; :func:`decode_frames` drains it.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from napari_cebra.progress import Progress, fit_progress
+from napari_cebra.progress import Progress
 
 from .report import ContinuousResult, FrameDecodingReport, FrameResult
-from .representations import REPRESENTATIONS, Context, available
-from .scores import frame_accuracy, frame_chance, r2
+from .representations import (
+    LABELS_CONTROL,
+    REPRESENTATIONS,
+    Context,
+    Features,
+    available,
+    build,
+    shuffled_name,
+)
+from .scores import frame_accuracy, frame_chance, median_absolute_error, r2
 from .selection import DEFAULT_GRID, select_and_predict
 
 __all__ = [
@@ -170,19 +180,9 @@ def _decode_continuous(name, kind, label, parts, y, split, grid):
         fit, y[split.fit], val, y[split.val_idx], train, y[split.train], test, discrete=False,
         score=lambda p, t: r2(t, p), grid=grid)
     true = y[split.test_idx]
-    err = np.abs(pred - true)
     return ContinuousResult(name=name, label=label, kind=kind, r2=r2(true, pred),
-                            median_abs_error=float(np.median(err)), n_neighbors=k,
+                            median_abs_error=median_absolute_error(true, pred), n_neighbors=k,
                             prediction=np.asarray(pred))
-
-
-def _train_cebra(params, x, y, stage, every) -> Generator[Progress, None, object]:
-    from napari_cebra.engine.estimator import CEBRA
-
-    model = CEBRA(**params)
-    steps = model.fit_steps(x) if y is None else model.fit_steps(x, continuous=y)
-    fitted = yield from fit_progress(steps, stage, every)
-    return fitted if fitted is not None else model
 
 
 def frame_decoding_steps(
@@ -190,29 +190,32 @@ def frame_decoding_steps(
     movie: np.ndarray | None = None, model=None, cebra_params: Mapping | None = None,
     labels: str = "movie", train_repeats: Sequence[int] | None = None,
     validation_repeat: int | None = None, test_repeat: int | None = None,
-    baselines: Sequence[str] = ("raw", "pca"), controls: Sequence[str] = ("labels", "neural"),
+    models: Sequence[str] = ("cebra",), baselines: Sequence[str] = ("raw", "pca"),
+    controls: Sequence[str] = ("labels", "neural"),
     continuous: Mapping[str, np.ndarray] | None = None, grid: Sequence[int] = DEFAULT_GRID,
     pca_components: int = 32, seed: int = 0, progress_every: int = 50,
     extra: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> Generator[Progress, None, FrameDecodingReport]:
     """Run the frame-decoding protocol; yields :class:`Progress`, returns the report.
 
+    The representations compared come from the registry in
+    :mod:`~napari_cebra.analysis.representations`, picked by key: ``models`` (``"cebra"``),
+    ``baselines`` (``"raw"``, ``"pca"``), ``controls`` (``"labels"``: every model retrained on
+    training labels shuffled in time, the decoder fit on them too; ``"neural"``: kNN on raw
+    traces shuffled in time).
     ``model``: a fitted CEBRA model to decode with (trained on the training repeats); ``None``
     trains one here with ``cebra_params`` (defaults :data:`DEFAULT_CEBRA`) on ``labels``
-    (see :func:`cebra_labels`). ``False`` skips CEBRA (baselines only). ``baselines``: any of
-    ``"raw"``, ``"pca"``. ``controls``: ``"labels"`` (whole pipeline with training labels shuffled
-    in time; retrains CEBRA), ``"neural"`` (kNN on raw traces shuffled in time).
+    (see :func:`cebra_labels`). ``False`` skips the models (baselines only).
     ``continuous``: extra continuous labels (name → (T,)) decoded from every representation.
     ``extra``: more representations to decode the same way (kind "reference"): name → function
     mapping the time indices of one repeat to its (len, d) representation.
+    The report lists models (each followed by its labels-shuffled control), baselines, extra
+    representations, then the other controls.
     """
     neural, frame_id, repeat = _check_inputs(neural, frame_id, repeat, fs)
-    known_controls = {"labels", *available("control")}
-    unknown = (set(baselines) - set(available("baseline"))) | (set(controls) - known_controls)
-    if unknown:
-        raise ValueError(f"unknown baseline/control {sorted(unknown)}; baselines: "
-                         f"{', '.join(available('baseline'))}; controls: "
-                         f"{', '.join(sorted(known_controls))}.")
+    if model is False:
+        models = ()
+    _check_keys(models, baselines, controls)
     train, val, test = split_repeats(repeat, train_repeats, validation_repeat, test_repeat)
     split = _Split(repeat, train, val, test)
     n_frames = int(frame_id.max()) + 1 if movie is None else int(len(movie))
@@ -231,9 +234,9 @@ def frame_decoding_steps(
             raise ValueError(f"continuous label {k!r} has {v.shape[0]} values; neural has "
                              f"{neural.shape[0]} time points.")
 
-    def add(name, kind, parts, perm=None):
-        """Decode frames (and continuous labels) from ``parts``; with ``perm``, every training
-        label is shuffled in time by that permutation (the test labels stay true)."""
+    def add(name, kind, features, perm=None):
+        """Decode frames (and continuous labels) from a representation; with ``perm``, every
+        training label is shuffled in time by that permutation (the test labels stay true)."""
         def labels_of(arr):
             if perm is None:
                 return arr
@@ -241,57 +244,61 @@ def frame_decoding_steps(
             out[split.train] = arr[split.train][perm]
             return out
 
+        parts = split.embed_parts(features.embed)
         f = labels_of(frame_id)
         report.results.append(_decode(name, kind, parts, f[split.fit], f[split.val_idx],
                                       f[split.train], frame_id[split.test_idx], tol, grid))
         for label, y in cont.items():
             report.continuous.append(
                 _decode_continuous(name, kind, label, parts, labels_of(y), split, grid))
+        if features.goodness_of_fit_bits is not None:
+            report.goodness_of_fit_bits[name] = features.goodness_of_fit_bits
 
-    # CEBRA
-    if model is not False:
+    context = Context(neural, split.train, rng, pca_components, seed,
+                      progress_every=progress_every)
+    if models:
+        # what the models learn: the protocol's labels, with the settings the report records
         params = {**DEFAULT_CEBRA, "seed": seed, **dict(cebra_params or {})}
-        if model is not None and not any(getattr(model, "label_kinds_", {}).values()):
-            labels = "time"  # a given CEBRA-Time model: its control trains without labels
-        y = None
-        if model is None or "labels" in controls:
-            y = cebra_labels(labels, frame_id, movie, n_frames)
-        if model is None:
-            model = yield from _train_cebra(
-                params, neural[split.train], None if y is None else y[split.train],
-                "train CEBRA", progress_every)
-        else:
+        if model is not None:
             params = {**model.get_params(), **dict(cebra_params or {})}
-        yield Progress("decode", 0, 1, "decode CEBRA embedding")
-        add("cebra", "model", split.embed_parts(lambda idx: model.transform(neural[idx])))
-        report.goodness_of_fit_bits["cebra"] = float(model.goodness_of_fit_bits())
+            if not any(getattr(model, "label_kinds_", {}).values()):
+                labels = "time"  # a given CEBRA-Time model: its control trains without labels
+        if model is None or LABELS_CONTROL in controls:
+            context.labels = cebra_labels(labels, frame_id, movie, n_frames)
+        context.model, context.cebra_params = model, params
         report.settings["cebra"] = {k: v for k, v in params.items() if k != "device"}
         report.settings["labels"] = labels
-        if "labels" in controls:
-            # the whole pipeline with the training labels shuffled in time
-            perm = rng.permutation(len(split.train))
-            y_shuf = None if y is None else y[split.train][perm]
-            x_train = neural[split.train] if y is not None else neural[split.train][perm]
-            control = yield from _train_cebra(
-                params, x_train, y_shuf, "train CEBRA (labels shuffled)", progress_every)
-            add("cebra (labels shuffled)", "control",
-                split.embed_parts(lambda idx: control.transform(neural[idx])), perm)
-            report.goodness_of_fit_bits["cebra (labels shuffled)"] = float(
-                control.goodness_of_fit_bits())
 
-    # baselines, extra representations, controls on the traces (see representations.py)
-    context = Context(neural, split.train, rng, pca_components, seed)
+    for key in models:
+        rep = REPRESENTATIONS[key]
+        add(rep.name, rep.kind, (yield from build(key, context)))
+        if LABELS_CONTROL in controls and rep.learns_labels:
+            perm = rng.permutation(len(split.train))
+            shuffled = replace(context, shuffle=perm)
+            add(shuffled_name(key), "control", (yield from build(key, shuffled)), perm)
     for key in baselines:
         rep = REPRESENTATIONS[key]
-        add(rep.name, rep.kind, split.embed_parts((yield from rep.build(context))))
+        add(rep.name, rep.kind, (yield from build(key, context)))
     for name, embed_repeat in (extra or {}).items():
         yield Progress("extra", 0, 1, f"kNN on {name}")
-        add(name, "reference", split.embed_parts(embed_repeat))
-    for key in (c for c in controls if c != "labels"):
+        add(name, "reference", Features(embed_repeat))
+    for key in (c for c in controls if c != LABELS_CONTROL):
         rep = REPRESENTATIONS[key]
-        add(rep.name, rep.kind, split.embed_parts((yield from rep.build(context))))
+        add(rep.name, rep.kind, (yield from build(key, context)))
     yield Progress("done", 1, 1, "frame decoding finished")
     return report
+
+
+def _check_keys(models, baselines, controls) -> None:
+    """One message naming every unknown key and what is registered."""
+    known = {kind: available(kind) for kind in ("model", "baseline", "control")}
+    unknown = sorted((set(models) - set(known["model"])) | (set(baselines) - set(
+        known["baseline"])) | (set(controls) - set(known["control"])))
+    if unknown:
+        raise ValueError(f"unknown baseline/control/model {unknown}; baselines: "
+                         f"{', '.join(known['baseline'])}; controls: "
+                         f"{', '.join(known['control'])}; models: "
+                         f"{', '.join(known['model'])}.")
 
 
 def decode_frames(*args, **kwargs) -> FrameDecodingReport:

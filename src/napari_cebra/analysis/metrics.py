@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .scores import median_absolute_error
+from .scores import median_absolute_error, r2
 
 __all__ = ["goodness_of_fit_bits", "consistency_matrix", "latent_r2", "median_absolute_error"]
 
@@ -30,7 +30,8 @@ def _binned(embedding: np.ndarray, labels: np.ndarray, edges: np.ndarray) -> np.
 
 def consistency_matrix(embeddings: Sequence[np.ndarray], labels: Sequence[np.ndarray] | None = None,
                        n_bins: int = 100) -> np.ndarray:
-    """Pairwise consistency: R² of the best linear map from embedding i to embedding j.
+    """Pairwise consistency: R² of the best linear map from embedding i to embedding j
+    (:func:`~napari_cebra.analysis.scores.r2`: embedding dimensions averaged uniformly).
 
     Without labels the embeddings must cover the same time points (e.g. several runs on one
     recording). With labels (one 1-D continuous label per embedding, e.g. position), each
@@ -67,13 +68,14 @@ def consistency_matrix(embeddings: Sequence[np.ndarray], labels: Sequence[np.nda
         for j in range(n):
             if i != j:
                 fit = LinearRegression().fit(embs[i], embs[j])
-                scores[i, j] = fit.score(embs[i], embs[j])
+                scores[i, j] = r2(embs[j], fit.predict(embs[i]))
     return scores
 
 
 def latent_r2(embedding: np.ndarray, latent: np.ndarray, method: str = "knn",
               n_splits: int = 5, seed: int = 0) -> float:
-    """Cross-validated R² of reconstructing a known latent from the embedding.
+    """Cross-validated R² (:func:`~napari_cebra.analysis.scores.r2`, averaged over folds) of
+    reconstructing a known latent from the embedding.
 
     ``method="knn"`` (cosine kNN regression) measures whether the latent is recoverable at
     all; ``"linear"`` whether it is linearly readable.
@@ -93,4 +95,6 @@ def latent_r2(embedding: np.ndarray, latent: np.ndarray, method: str = "knn",
     else:
         raise ValueError(f"method={method!r} is unknown; use 'knn' or 'linear'.")
     folds = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return float(np.mean(cross_val_score(model, emb, y, cv=folds, scoring="r2")))
+    scores = cross_val_score(model, emb, y, cv=folds,
+                             scoring=lambda fitted, x, true: r2(true, fitted.predict(x)))
+    return float(np.mean(scores))

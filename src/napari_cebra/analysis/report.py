@@ -98,7 +98,7 @@ class FrameDecodingReport:
         ``overwrite``."""
         from napari_cebra.files import write_json
 
-        return write_json(path, _plain(self.to_dict(predictions)), overwrite=overwrite,
+        return write_json(path, json_safe(self.to_dict(predictions)), overwrite=overwrite,
                           what="report file")
 
     def to_csv(self, path: str | Path, overwrite: bool = False) -> Path:
@@ -114,14 +114,14 @@ class FrameDecodingReport:
         return Path(path)
 
 
-def _plain(x):
+def json_safe(x):
     """JSON-safe copy: numpy scalars and arrays to Python, NaN to None."""
     if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [json_safe(v) for v in x]
     if isinstance(x, np.ndarray):
-        return _plain(x.tolist())
+        return json_safe(x.tolist())
     if isinstance(x, (np.floating, float)):
         return None if not np.isfinite(x) else float(x)
     if isinstance(x, np.integer):
@@ -129,4 +129,4 @@ def _plain(x):
     return x
 
 
-__all__ = ["ContinuousResult", "FrameDecodingReport", "FrameResult"]
+__all__ = ["ContinuousResult", "FrameDecodingReport", "FrameResult", "json_safe"]

@@ -19,6 +19,7 @@ import logging
 import pkgutil
 import signal
 import sys
+import zipfile
 
 
 class UsageError(Exception):
@@ -30,7 +31,8 @@ class Terminated(BaseException):
 
 
 # What a user can cause, reported as one line (anything else is a bug and keeps its traceback).
-USER_ERRORS = (ValueError, TypeError, KeyError, OSError, RuntimeError, MemoryError)
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError, RuntimeError, MemoryError, EOFError,
+               zipfile.BadZipFile)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,8 +69,12 @@ def _sigterm_raises():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("\nnapari-cebra: stopped (Ctrl-C).", file=sys.stderr)
+        return 130
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -42,14 +42,14 @@ class ProgressBar:
         self.bar = tqdm(total=int(event.total or 0) or None, desc=event.stage,
                         file=self.stream, dynamic_ncols=True, mininterval=0.1)
 
-    def close(self) -> None:
-        """End the current stage (a summary line when quiet)."""
+    def close(self, finished: bool = True) -> None:
+        """End the current stage (a summary line when quiet and the stage ``finished``)."""
         e, self.last = self.last, None
         if self.bar is not None:
             self.bar.refresh()
             self.bar.close()
             self.bar = None
-        elif e is not None and e.total:
+        elif e is not None and e.total and finished:
             loss = f" loss {e.loss:.4f}" if _finite(e.loss) else ""
             self._write(f"{e.stage}: {e.step}/{e.total}{loss}")
 
@@ -60,8 +60,8 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(finished=exc_type is None)  # a stopped run ends with its one error line
 
 
 def _finite(value: Any) -> bool:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import zipfile
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
@@ -82,12 +83,16 @@ def _load(args) -> dict:
                     movie=s.movie, extra={"running_speed": s.running_speed})
     if not args.input.exists():
         raise FileNotFoundError(f"session file {args.input} does not exist.")
-    with np.load(args.input, allow_pickle=False) as data:
-        missing = [k for k in ("neural", "frame_id", "repeat", "fs") if k not in data]
-        if missing:
-            raise ValueError(f"{args.input} lacks {', '.join(missing)}; it needs neural, "
-                             "frame_id, repeat and fs (and optionally movie).")
-        arrays = {k: data[k] for k in data.files}
+    try:
+        with np.load(args.input, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"session file {args.input} is not a readable .npz of numeric arrays "
+                         f"({err}).") from err
+    missing = [k for k in ("neural", "frame_id", "repeat", "fs") if k not in arrays]
+    if missing:
+        raise ValueError(f"{args.input} lacks {', '.join(missing)}; it needs neural, "
+                         "frame_id, repeat and fs (and optionally movie).")
     return dict(neural=arrays.pop("neural"), frame_id=arrays.pop("frame_id"),
                 repeat=arrays.pop("repeat"), fs=float(arrays.pop("fs")),
                 movie=arrays.pop("movie", None), extra=arrays)
@@ -109,8 +114,11 @@ def handler(args: argparse.Namespace) -> int:
     from napari_cebra.progress import drain
 
     check_outputs(args)
-    if args.model is not None and not args.model.is_file():
-        raise FileNotFoundError(f"model file {args.model} does not exist.")
+    model = None
+    if args.model is not None:  # a missing or damaged model fails before the data are read
+        from napari_cebra.model_files import load_model
+
+        model, _, _ = load_model(args.model, device=args.device)
     session = _load(args)
     continuous = {}
     for name in args.continuous or []:
@@ -118,11 +126,6 @@ def handler(args: argparse.Namespace) -> int:
             raise ValueError(f"continuous label {name!r} is not in the session; it has "
                              f"{', '.join(sorted(session['extra'])) or 'none'}.")
         continuous[name] = session["extra"][name]
-    model = None
-    if args.model is not None:
-        from napari_cebra.model_files import load_model
-
-        model, _, _ = load_model(args.model, device=args.device)
     params = dict(max_iterations=args.iterations, output_dimension=args.output_dimension,
                   batch_size=args.batch_size, device=args.device)
     gen = frame_decoding_steps(

@@ -48,8 +48,17 @@ def handler(args: argparse.Namespace) -> int:
     from napari_cebra.imaging.suite2p_run import default_output_dir, prepare_output_dir
 
     source = args.stack[0] if len(args.stack) == 1 else args.stack
-    # the output folder is checked before the stack is read or suite2p starts
-    prepare_output_dir(args.out or default_output_dir(source), overwrite=args.overwrite)
+    # the output folder is checked before the stack is read or suite2p starts: its parent
+    # must exist (as for every output of the command line), it must be writable and hold no
+    # results unless --overwrite
+    out = Path(args.out) if args.out else default_output_dir(source)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(
+            f"output folder {out}: its parent folder {parent} does not exist; create it "
+            "first or choose another location."
+        )
+    prepare_output_dir(out, overwrite=args.overwrite)
     baseline = BaselineParams(
         neuropil_coefficient=args.neuropil_coefficient,
         method=args.baseline,
@@ -63,7 +72,7 @@ def handler(args: argparse.Namespace) -> int:
             diameter=args.diameter,
             registration=args.registration,
             detection=args.detection,
-            out_dir=args.out,
+            out_dir=out,
             overwrite=args.overwrite,
             baseline=baseline,
             torch_device=args.device,

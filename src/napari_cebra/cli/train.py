@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
@@ -74,15 +75,36 @@ def load_traces(path: str | Path, trace_set: str | None = None):
         return sets[name]
     if not path.is_file():
         raise FileNotFoundError(f"traces file {path} does not exist.")
-    if path.suffix == ".npz":
+    if path.suffix != ".npz":
+        return load_array(path, "traces file")
+    try:
         with np.load(path, allow_pickle=False) as data:
             names = [n for n in data.files if data[n].ndim == 2]
             name = trace_set or ("dff" if "dff" in names else (names[0] if names else None))
             if name not in data.files:
-                raise ValueError(f"{path.name} has no array {name!r}; it has "
-                                 f"{', '.join(names) or 'no 2-D arrays'}.")
+                raise KeyError(name)
             return data[name]
-    return np.load(path, allow_pickle=False)
+    except KeyError:
+        if name is None:
+            raise ValueError(f"{path.name} holds no 2-D (time, neurons) array.") from None
+        raise ValueError(f"{path.name} has no array {name!r}; its 2-D arrays: "
+                         f"{', '.join(names) or 'none'}.") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"traces file {path} is not a readable .npz of numeric arrays "
+                         f"({err}).") from err
+
+
+def load_array(path: str | Path, what: str):
+    """A numeric ``.npy`` array; a damaged file or one holding Python objects is named."""
+    from napari_cebra.imaging.safe_npy import load_npy
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist.")
+    try:
+        return load_npy(path)
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from err
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -111,15 +133,14 @@ def handler(args: argparse.Namespace) -> int:
     from napari_cebra import pipeline
     from napari_cebra.embedding_files import save_embedding
     from napari_cebra.model_files import save_model
+    from napari_cebra.progress import drain
 
     check_outputs(args)
     traces = load_traces(args.traces, args.trace_set)
     labels, kinds = {}, {}
     for kind, files in (("continuous", args.labels), ("discrete", args.discrete)):
         for file in files:
-            if not Path(file).is_file():
-                raise FileNotFoundError(f"labels file {file} does not exist.")
-            values = np.load(file, allow_pickle=False)
+            values = load_array(file, "labels file")
             if kind == "continuous":
                 values = values.reshape(len(values), -1)
                 for j in range(values.shape[1]):
@@ -139,10 +160,7 @@ def handler(args: argparse.Namespace) -> int:
     print(f"{job.mode} on {job.neural.shape[0]} frames × {job.neural.shape[1]} neurons",
           file=sys.stderr)
     with ProgressBar() as bar:
-        try:
-            result = pipeline.run(pipeline.train(job), bar)
-        except pipeline.TrainingError as err:
-            raise ValueError(str(err)) from err
+        result = drain(pipeline.train(job), bar)  # a TrainingError is one line (exit 1)
     if args.out:
         save_model(result.model, args.out, settings, job.label_columns, overwrite=args.overwrite)
         print(f"model: {args.out}", file=sys.stderr)

@@ -83,7 +83,7 @@ def as_discrete(y, n_samples: int, name: str = "discrete labels") -> np.ndarray:
     arr = np.ascontiguousarray(arr, dtype=np.int64)
     if len(np.unique(arr)) < 2:
         raise ValueError(
-            f"{name} hold a single class ({int(arr[0]) if len(arr) else 'none'}) at every time "
+            f"{name}: a single class ({int(arr[0]) if len(arr) else 'none'}) at every time "
             "point; discrete labels need at least two classes to contrast. Drop them (train "
             "CEBRA-Time) or pass labels that vary."
         )

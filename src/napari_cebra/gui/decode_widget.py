@@ -34,9 +34,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import META_KEY, embedding_record
+from napari_cebra.contracts import embedding_record, has_traces, time_axis_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.combos import follow_layers, refill_layers
+from napari_cebra.gui.frame_plot import FramePlot
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.gui.layers import traces_layers
 
@@ -71,56 +72,6 @@ def decode_job_steps(job: DecodeJob):
         **job.kwargs))
 
 
-class FramePlot(QWidget):
-    """Predicted vs true frame id over the test repeat, with a line at the current time."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(4, 2.4), tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.axes = self.figure.add_subplot(111)
-        self.cursor = None
-        self.cursors: list = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
-        self.setMinimumHeight(180)
-
-    def show_report(self, report, name: str,
-                    continuous_truth: dict[str, np.ndarray] | None = None) -> None:
-        """Frames (top) and, when decoded, the first continuous label (bottom) over time."""
-        self.figure.clear()
-        cont = [c for c in report.continuous if c.name == name][:1]
-        axes = self.figure.subplots(1 + len(cont), 1, sharex=True, squeeze=False)[:, 0]
-        t = report.test_index
-        ax = self.axes = axes[0]
-        ax.plot(t, report.true_frames, color="0.3", lw=1.5, label="true")
-        ax.plot(t, report.result(name).prediction, ".", ms=2, color="tab:orange",
-                label=f"decoded ({name})")
-        ax.set_ylabel("movie frame")
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
-        for c, cax in zip(cont, axes[1:], strict=True):
-            true = (continuous_truth or {}).get(c.label)
-            if true is not None:
-                cax.plot(t, true[t], color="0.3", lw=1, label="true")
-            cax.plot(t, c.prediction, color="tab:blue", lw=1, label=f"decoded, R² {c.r2:.2f}")
-            cax.set_ylabel(c.label, fontsize=8)
-            cax.legend(loc="upper left", fontsize=7, frameon=False)
-        axes[-1].set_xlabel("time (imaging frame)")
-        self.cursors = [a.axvline(t[0], color="tab:red", lw=1) for a in axes]
-        self.cursor = self.cursors[0]
-        self.canvas.draw_idle()
-
-    def set_time(self, t: float) -> None:
-        for cursor in self.cursors:
-            cursor.set_xdata([t, t])
-        if self.cursors:
-            self.canvas.draw_idle()
-
-
 class DecodeWidget(RunsJobs, QWidget):
     """Decode the movie frame (and continuous labels) of a test repeat, with controls."""
 
@@ -133,8 +84,14 @@ class DecodeWidget(RunsJobs, QWidget):
         self.result_layers: dict[str, Layer] = {}
         self._model_path: Path | None = None
         self._time_axis = 0
+        self._make_inputs()
+        self._make_outputs()
+        self._lay_out()
+        self._connect()
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
+        self.refresh_layers()
 
-        form = QFormLayout()
+    def _make_inputs(self) -> None:
         self.traces_box = QComboBox()
         self.movie_box = QComboBox()
         self.frame_box = QComboBox()
@@ -167,6 +124,24 @@ class DecodeWidget(RunsJobs, QWidget):
         self.grid_check = QCheckBox("grid view of results")
         self.grid_check.setChecked(True)
 
+    def _make_outputs(self) -> None:
+        self.run_button = QPushButton("Decode")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.status = QLabel("Pick a traces layer with frame-id and repeat labels.")
+        self.status.setWordWrap(True)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["representation", "acc ±1 s", "median err",
+                                              "k"])
+        self.table.setMinimumHeight(150)
+        self.fit_label = QLabel("")
+        self.fit_label.setWordWrap(True)
+        self.consistency_table = QTableWidget(0, 0)
+        self.consistency_table.setVisible(False)
+        self.plot = FramePlot()
+
+    def _lay_out(self) -> None:
+        form = QFormLayout()
         form.addRow("traces", self.traces_box)
         form.addRow("stimulus movie", self.movie_box)
         form.addRow("frame-id labels", self.frame_box)
@@ -189,25 +164,9 @@ class DecodeWidget(RunsJobs, QWidget):
         form.addRow("controls", ctrl)
         form.addRow("consistency", self.sessions_list)
         form.addRow("", self.grid_check)
-
-        self.run_button = QPushButton("Decode")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
-        self.status = QLabel("Pick a traces layer with frame-id and repeat labels.")
-        self.status.setWordWrap(True)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["representation", "acc ±1 s", "median err",
-                                              "k"])
-        self.table.setMinimumHeight(150)
-        self.fit_label = QLabel("")
-        self.fit_label.setWordWrap(True)
-        self.consistency_table = QTableWidget(0, 0)
-        self.consistency_table.setVisible(False)
-        self.plot = FramePlot()
-
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
@@ -217,6 +176,7 @@ class DecodeWidget(RunsJobs, QWidget):
         layout.addWidget(self.consistency_table)
         layout.addWidget(self.plot)
 
+    def _connect(self) -> None:
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.traces_box.currentIndexChanged.connect(self._on_traces_changed)
@@ -224,8 +184,6 @@ class DecodeWidget(RunsJobs, QWidget):
         self.model_box.currentTextChanged.connect(self._on_model_choice)
         follow_layers(self.viewer, self.refresh_layers)
         self.viewer.dims.events.current_step.connect(self._on_step)
-        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
-        self.refresh_layers()
 
     # ------------------------------------------------------------------ inputs
     def trace_layers(self) -> list[Layer]:
@@ -234,13 +192,13 @@ class DecodeWidget(RunsJobs, QWidget):
     def movie_layers(self) -> list[Image]:
         return [layer for layer in self.viewer.layers
                 if isinstance(layer, Image) and layer.ndim == 3
-                and not isinstance(layer.metadata.get(META_KEY), dict)  # not traces
+                and not has_traces(layer)
                 and "napari_cebra_decoded" not in layer.metadata]
 
     def refresh_layers(self, event=None) -> None:
         for box, layers in ((self.traces_box, self.trace_layers()),
                             (self.movie_box, self.movie_layers())):
-            refill(box, [layer.name for layer in layers])
+            refill_layers(box, layers)
         meta = self._meta()
         if meta is not None and meta.get("movie_layer") in self.viewer.layers:
             self.movie_box.setCurrentText(meta["movie_layer"])
@@ -251,7 +209,7 @@ class DecodeWidget(RunsJobs, QWidget):
 
     def _meta(self) -> dict | None:
         layer = self._layer(self.traces_box.currentText())
-        return None if layer is None else layer.metadata[META_KEY]
+        return None if layer is None else traces_of(layer.metadata)
 
     def _on_traces_changed(self, *_) -> None:
         meta = self._meta() or {}
@@ -268,7 +226,7 @@ class DecodeWidget(RunsJobs, QWidget):
             box.blockSignals(False)
         sessions = [f"{layer.name} :: {set_name}" for layer in self.trace_layers()
                     if not layer.name.startswith("aligned: ")
-                    for set_name in (layer.metadata[META_KEY].get("trace_sets")
+                    for set_name in (traces_of(layer.metadata).get("trace_sets")
                                      or {"traces": None})]
         for box, names in ((self.continuous_list, continuous), (self.sessions_list, sessions)):
             ticked = {box.item(i).text() for i in range(box.count())
@@ -325,13 +283,14 @@ class DecodeWidget(RunsJobs, QWidget):
                          "test repeat held out) or choose 'Train here'.")
 
     def build_job(self) -> DecodeJob:
+        """Everything a run needs, read from the widget now (raises ValueError if unusable)."""
         traces_layer = self._layer(self.traces_box.currentText())
         movie_layer = self._layer(self.movie_box.currentText())
-        if traces_layer is None:
+        meta = None if traces_layer is None else traces_of(traces_layer.metadata)
+        if meta is None:
             raise ValueError("choose a traces layer (one carrying napari_cebra traces).")
         if movie_layer is None:
             raise ValueError("choose the stimulus movie layer (an Image: frames × H × W).")
-        meta = traces_layer.metadata[META_KEY]
         labels = meta.get("labels", {})
         frame_name, repeat_name = self.frame_box.currentText(), self.repeat_box.currentText()
         if frame_name not in labels or repeat_name not in labels:
@@ -351,54 +310,63 @@ class DecodeWidget(RunsJobs, QWidget):
         if not fs:
             raise ValueError(f"{traces_layer.name!r} has no frame rate (fs); the ±1 s "
                              "tolerance needs it.")
-        train_text = self.train_edit.text().strip()
-        train = [int(v) for v in train_text.replace(" ", "").split(",") if v] or None
-        model_choice = self.model_box.currentText()
-        model = None
-        if model_choice == FROM_TRAIN_WIDGET:
-            model = self._train_widget_model()
-        elif model_choice == FROM_FILE:
+        repeat = np.asarray(labels[repeat_name]).astype(np.int64)
+        return DecodeJob(traces_layer, movie_layer, np.asarray(meta["traces"], np.float32),
+                         frame_id, repeat, float(fs), movie, self._decode_kwargs(labels, repeat),
+                         self._sessions(len(frame_id)), time_axis_of(meta))
+
+    def _model(self):
+        """The model the "model" choice names, or ``None`` to train one here."""
+        choice = self.model_box.currentText()
+        if choice == FROM_TRAIN_WIDGET:
+            return self._train_widget_model()
+        if choice == FROM_FILE:
             if self._model_path is None:
                 raise ValueError("choose a model file first.")
             from napari_cebra.model_files import load_model
 
             model, _, _ = load_model(self._model_path)
-        cont = {}
-        for i in range(self.continuous_list.count()):
-            item = self.continuous_list.item(i)
-            if item.checkState() == _checked(True):
-                cont[item.text()] = np.asarray(labels[item.text()], dtype=np.float64)
-        n_train = int(np.isin(labels[repeat_name], train).sum()) if train else int(
-            (np.asarray(labels[repeat_name]) != int(self.test_box.currentText())).sum())
-        kwargs = dict(
-            model=model, labels=self.labels_box.currentText(),
+            return model
+        return None
+
+    def _decode_kwargs(self, labels: dict, repeat: np.ndarray) -> dict[str, Any]:
+        """The keyword arguments of the core's decoding job, from the widget's settings."""
+        train_text = self.train_edit.text().strip()
+        train = [int(v) for v in train_text.replace(" ", "").split(",") if v] or None
+        cont = {name: np.asarray(labels[name], dtype=np.float64)
+                for name in _ticked(self.continuous_list)}
+        test = int(self.test_box.currentText())
+        n_train = int(np.isin(repeat, train).sum()) if train else int((repeat != test).sum())
+        return dict(
+            model=self._model(), labels=self.labels_box.currentText(),
             cebra_params=dict(max_iterations=self.iter_spin.value(),
                               output_dimension=self.dim_spin.value(),
                               batch_size=max(2, min(512, n_train))),
             train_repeats=train, validation_repeat=int(self.val_box.currentText()),
-            test_repeat=int(self.test_box.currentText()),
+            test_repeat=test,
             baselines=[n for n, c in (("raw", self.raw_check), ("pca", self.pca_check))
                        if c.isChecked()],
             controls=[n for n, c in (("labels", self.shuffle_labels_check),
                                      ("neural", self.shuffle_neural_check)) if c.isChecked()],
             continuous=cont, progress_every=10,
         )
+
+    def _sessions(self, n_frames: int) -> list[tuple[str, np.ndarray]]:
+        """The ticked consistency sessions ``("layer :: trace set", (T, N) traces)``."""
         sessions = []
-        for i in range(self.sessions_list.count()):
-            item = self.sessions_list.item(i)
-            if item.checkState() != _checked(True):
-                continue
-            layer_name, set_name = item.text().split(" :: ")
-            m = self.viewer.layers[layer_name].metadata[META_KEY]
-            x = (m.get("trace_sets") or {}).get(set_name, m["traces"])
-            if len(x) != len(frame_id):
-                raise ValueError(f"{item.text()} has {len(x)} time points; consistency needs "
-                                 f"the {len(frame_id)} of the decoded session (same movie "
+        for text in _ticked(self.sessions_list):
+            layer_name, set_name = text.split(" :: ")
+            layer = self._layer(layer_name)
+            record = None if layer is None else traces_of(layer.metadata)
+            if record is None:
+                raise ValueError(f"{text}: layer {layer_name!r} is gone or carries no traces.")
+            x = (record.get("trace_sets") or {}).get(set_name, record["traces"])
+            if len(x) != n_frames:
+                raise ValueError(f"{text} has {len(x)} time points; consistency needs "
+                                 f"the {n_frames} of the decoded session (same movie "
                                  "labels).")
-            sessions.append((item.text(), np.asarray(x, np.float32)))
-        return DecodeJob(traces_layer, movie_layer, np.asarray(meta["traces"], np.float32),
-                         frame_id, np.asarray(labels[repeat_name]).astype(np.int64), float(fs),
-                         movie, kwargs, sessions, int(meta.get("time_axis", 0)))
+            sessions.append((text, np.asarray(x, np.float32)))
+        return sessions
 
     # ------------------------------------------------------------------ running
     def start(self) -> None:
@@ -516,10 +484,10 @@ class DecodeWidget(RunsJobs, QWidget):
             layer_name = f"aligned: {name}"
             if layer_name in self.viewer.layers:
                 self.viewer.layers.remove(layer_name)
+            embedding = embedding_record(emb, labels=labels, label_kinds=kinds,
+                                         label_columns=["frame_id"], source=name)
             data, kwargs, _ = traces_layer(x, name=layer_name, labels=labels, label_kinds=kinds,
-                                           fs=job.fs)
-            kwargs["metadata"][META_KEY]["embedding"] = embedding_record(
-                emb, labels=labels, label_kinds=kinds, label_columns=["frame_id"], source=name)
+                                           fs=job.fs, embedding=embedding)
             layer = self.viewer.add_image(data, visible=False, **kwargs)
             first = first or layer
         try:
@@ -536,6 +504,11 @@ class DecodeWidget(RunsJobs, QWidget):
         step = self.viewer.dims.current_step
         if axis < len(step):
             self.plot.set_time(step[axis])
+
+
+def _ticked(box: QListWidget) -> list[str]:
+    return [box.item(i).text() for i in range(box.count())
+            if box.item(i).checkState() == _checked(True)]
 
 
 def _tick(box: QListWidget, names: list[str]) -> None:

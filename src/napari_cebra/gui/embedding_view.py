@@ -32,9 +32,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import META_KEY
+from napari_cebra.contracts import META_KEY, embedding_of, time_axis_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import refill
+from napari_cebra.gui.combos import refill_layers
 from napari_cebra.gui.layers import same_layer
 from napari_cebra.views import display_indices, project
 
@@ -53,9 +53,7 @@ SPLIT = "train/test"  # colour option when part of the session was held out
 
 def embedding_sources(viewer: napari.Viewer) -> list[Layer]:
     """Layers of ``viewer`` that hold a trained embedding (metadata contract)."""
-    return [layer for layer in viewer.layers
-            if isinstance(layer.metadata.get(META_KEY), dict)
-            and isinstance(layer.metadata[META_KEY].get("embedding"), dict)]
+    return [layer for layer in viewer.layers if embedding_of(layer.metadata) is not None]
 
 
 def colors_for(values: np.ndarray, kind: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -136,7 +134,12 @@ class EmbeddingView(QWidget):
         self.qt_viewer = QtViewer(self.viewer_model)
         self.qt_viewer.setMinimumSize(300, 300)
         self.points = self.trail = self.cursor = None
+        self._make_controls()
+        self._lay_out()
+        self._connect()
+        self.refresh_sources()
 
+    def _make_controls(self) -> None:
         self.source_box = QComboBox()
         self.color_box = QComboBox()
         self.dim_boxes = [QSpinBox() for _ in range(3)]
@@ -155,6 +158,7 @@ class EmbeddingView(QWidget):
         self.info = QLabel("Train a model to see its embedding here.")
         self.info.setWordWrap(True)
 
+    def _lay_out(self) -> None:
         form = QFormLayout()
         form.addRow("Embedding of", self.source_box)
         form.addRow("Colour by", self.color_box)
@@ -176,6 +180,7 @@ class EmbeddingView(QWidget):
         layout.addWidget(self.save_button)
         layout.addWidget(self.info)
 
+    def _connect(self) -> None:
         self.source_box.currentIndexChanged.connect(self._on_source_box)
         self.color_box.currentTextChanged.connect(lambda _: self._recolor())
         for box in self.dim_boxes:
@@ -186,10 +191,10 @@ class EmbeddingView(QWidget):
         self.save_button.clicked.connect(self._save_dialog)
         self.viewer.dims.events.current_step.connect(self.update_cursor)
         self.viewer.layers.events.inserted.connect(self.refresh_sources)
+        self.viewer.layers.events.renamed.connect(self.refresh_sources)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer_model.mouse_drag_callbacks.append(self._on_mouse)
         self.destroyed.connect(_make_closer(self))
-        self.refresh_sources()
 
     # ------------------------------------------------------------------ public API
     @classmethod
@@ -214,10 +219,10 @@ class EmbeddingView(QWidget):
             self.source_box.setCurrentIndex(index)
 
     def refresh_sources(self, event=None) -> None:
-        names = [layer.name for layer in embedding_sources(self.viewer)]
-        refill(self.source_box, names,
-               prefer=self.source.name if self.source is not None else None)
-        if self.source is None and names:
+        sources = embedding_sources(self.viewer)
+        refill_layers(self.source_box, sources,
+                      prefer=self.source.name if self.source is not None else None)
+        if self.source is None and sources:
             self._on_source_box(0)
 
     def frame_of_point(self, index: int) -> int:
@@ -244,8 +249,9 @@ class EmbeddingView(QWidget):
     def select_frames(self, frames: np.ndarray) -> None:
         """Publish frames picked in the embedding to the source layer and listeners."""
         frames = np.unique(np.asarray(frames, dtype=np.int64))
-        if self.source is not None:
-            self.source.metadata[META_KEY]["selected_frames"] = frames
+        record = None if self.source is None else traces_of(self.source.metadata)
+        if record is not None:
+            record["selected_frames"] = frames
         shown = ", ".join(str(f) for f in frames[:8]) + (" …" if len(frames) > 8 else "")
         self.info.setText(f"{len(frames)} frame(s) selected: {shown}")
         self.frames_selected.emit(frames)
@@ -260,6 +266,7 @@ class EmbeddingView(QWidget):
             return
         for emitter, slot in ((self.viewer.dims.events.current_step, self.update_cursor),
                               (self.viewer.layers.events.inserted, self.refresh_sources),
+                              (self.viewer.layers.events.renamed, self.refresh_sources),
                               (self.viewer.layers.events.removed, self._on_layer_removed)):
             emitter.disconnect(slot)
         self.viewer_model.mouse_drag_callbacks.clear()
@@ -273,7 +280,7 @@ class EmbeddingView(QWidget):
     def _time_axis(self) -> int:
         if self.source is None:
             return 0
-        return int(self.source.metadata[META_KEY].get("time_axis", 0) or 0)
+        return time_axis_of(traces_of(self.source.metadata))
 
     def _on_source_box(self, index: int) -> None:
         name = self.source_box.itemText(index)
@@ -289,7 +296,7 @@ class EmbeddingView(QWidget):
 
     def _set_source(self, layer: Layer) -> None:
         self.source = layer
-        self._record = layer.metadata[META_KEY]["embedding"]
+        self._record = embedding_of(layer.metadata)
         emb = np.asarray(self._record["embedding"])
         d = emb.shape[1]
         self._syncing = True
@@ -349,8 +356,7 @@ class EmbeddingView(QWidget):
         ndim = coords.shape[1]
         self.points = self.viewer_model.add_points(
             coords, name="embedding", size=size, features=features, border_width=0,
-            metadata={META_KEY: {"kind": "embedding", "source": self.source.name,
-                                 **self._record}},
+            metadata={META_KEY: {"kind": "embedding", **self._record}},  # for the writer
         )
         self.trail = self.viewer_model.add_vectors(
             np.zeros((1, 2, ndim)), edge_color="white", edge_width=size * 0.4,

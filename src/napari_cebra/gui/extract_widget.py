@@ -30,7 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.imaging.session import BaselineParams, ImagingSession, extract_steps
 from napari_cebra.imaging.stacks import open_stack, validate_stack
@@ -126,7 +126,7 @@ class ExtractWidget(RunsJobs, QWidget):
         ]
 
     def refresh_layers(self, event=None) -> None:
-        refill(self.layer_box, [layer.name for layer in self.stack_layers()])
+        refill_layers(self.layer_box, self.stack_layers())
 
     def selected_layer(self) -> Image | None:
         name = self.layer_box.currentText()

@@ -108,6 +108,8 @@ class JobRunner:
         self._handlers["on_result"](result)
 
     def _on_errored(self, err: BaseException) -> None:
+        if isinstance(err, _JobError):
+            err = err.error
         text = self._handlers.get("error", str)(err)
         show_error(text)
         self.status(f"Failed: {text}")
@@ -155,6 +157,16 @@ class RunsJobs:
         self.jobs.cancel()
 
 
+class _JobError(Exception):
+    """Carries a job's ``RuntimeError`` to the UI thread: superqt's worker takes a
+    ``RuntimeError`` for a deleted worker and swallows it (no error, no finished signal), which
+    would leave the widget busy for ever."""
+
+    def __init__(self, error: RuntimeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @thread_worker(ignore_errors=True)
 def _batches(gen: Generator, stop: threading.Event, interval: float):
     """Drain ``gen`` on the worker, yielding its events in lists at most every ``interval``.
@@ -171,6 +183,8 @@ def _batches(gen: Generator, stop: threading.Event, interval: float):
             if batch:
                 yield batch
             return done.value
+        except RuntimeError as err:  # torch's errors, out of GPU memory, TrainingError …
+            raise _JobError(err) from err
         batch.append(event)
         new_stage, stage = event.stage != stage, event.stage
         if stop.is_set() or new_stage or time.monotonic() - last >= interval:

@@ -25,9 +25,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import META_KEY
+from napari_cebra.contracts import traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
 
@@ -82,7 +82,7 @@ class LabelsWidget(QWidget):
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        refill(self.layer_box, [layer.name for layer in self.trace_layers()])
+        refill_layers(self.layer_box, self.trace_layers())
 
     def load_file(self, path: str) -> bool:
         """Read the file's columns into the table (all "ignore" until declared)."""
@@ -125,11 +125,10 @@ class LabelsWidget(QWidget):
     def attach(self) -> None:
         """Resample the declared columns onto the layer's frames and store them on it."""
         name = self.layer_box.currentText()
-        if name not in self.viewer.layers:
+        meta = traces_of(self.viewer.layers[name].metadata) if name in self.viewer.layers else None
+        if meta is None:
             show_error("No traces layer: extract traces or open a suite2p folder first.")
             return
-        layer = self.viewer.layers[name]
-        meta = layer.metadata[META_KEY]
         n_frames = int(meta["traces"].shape[0])
         kinds, time_column = self.declared()
         try:

@@ -22,6 +22,11 @@ LayerData = tuple[Any, dict[str, Any], str]
 NON_CELL_COLOR = (0.55, 0.55, 0.55, 0.6)
 
 
+def record_metadata(record: dict[str, Any]) -> dict[str, Any]:
+    """A layer's ``metadata`` carrying a traces record (the only place layers store one)."""
+    return {META_KEY: record}
+
+
 def roi_colormap(iscell: np.ndarray) -> dict:
     """Label → RGBA: cells in distinct hues, non-cells grey, background transparent."""
     import colorsys
@@ -84,7 +89,7 @@ def session_layers(
             {
                 "name": f"{name} ROIs",
                 "features": features,
-                "metadata": {META_KEY: meta},
+                "metadata": record_metadata(meta),
                 "colormap": roi_colormap(features["iscell"]),
                 "opacity": 0.5,
                 **geometry,
@@ -140,7 +145,7 @@ def traces_layer(traces: np.ndarray, *, name: str, labels: dict[str, np.ndarray]
     lo, hi = np.percentile(traces, [1, 99.5]) if traces.size else (0.0, 1.0)
     kwargs = {
         "name": name,
-        "metadata": {META_KEY: meta},
+        "metadata": record_metadata(meta),
         "colormap": "magma",
         "contrast_limits": (float(lo), float(hi) if hi > lo else float(lo) + 1.0),
     }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_cebra.contracts import META_KEY, traces_record
-from napari_cebra.gui.layers import LayerData, traces_layer
+from napari_cebra.contracts import traces_record
+from napari_cebra.gui.layers import LayerData, record_metadata, traces_layer
 
 
 def hippocampus_sample(n_samples: int = 10_000, seed: int = 0) -> list[LayerData]:
@@ -54,7 +54,7 @@ def calcium_sample(n_frames: int = 1000, seed: int = 0) -> list[LayerData]:
                  "contrast_limits": (float(lo), float(hi)),
                  "metadata": {"shifts": np.asarray(sim.shifts)}}, "image"),
         (rois, {"name": "ground-truth ROIs", "opacity": 0.4, "features": features,
-                "metadata": {META_KEY: meta}}, "labels"),
+                "metadata": record_metadata(meta)}, "labels"),
     ]
 
 

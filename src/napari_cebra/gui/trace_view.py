@@ -26,9 +26,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import META_KEY
+from napari_cebra.contracts import time_axis_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.session import BaselineParams, dff_from_sets
 from napari_cebra.imaging.traces import BASELINES
@@ -104,12 +104,12 @@ class TraceView(QWidget):
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        refill(self.layer_box, [layer.name for layer in self.trace_layers()])
+        refill_layers(self.layer_box, self.trace_layers())
         if self.layer_box.currentText() != (self.layer.name if self.layer else None):
             self._on_layer_changed(self.layer_box.currentText())
 
     def _meta(self) -> dict:
-        return self.layer.metadata[META_KEY] if self.layer is not None else {}
+        return (traces_of(self.layer.metadata) if self.layer is not None else None) or {}
 
     def _on_layer_changed(self, name: str) -> None:
         if self.layer is not None and self._on_layer_click in self.layer.mouse_drag_callbacks:
@@ -170,7 +170,7 @@ class TraceView(QWidget):
 
     # ------------------------------------------------------------------ plotting
     def time_axis(self) -> int:
-        return int(self._meta().get("time_axis", 0))
+        return time_axis_of(self._meta())
 
     def fs(self) -> float | None:
         fs = self._meta().get("fs")

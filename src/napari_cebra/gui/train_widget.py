@@ -35,9 +35,9 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra import model_files, pipeline
-from napari_cebra.contracts import LABEL_KINDS, META_KEY
+from napari_cebra.contracts import LABEL_KINDS, label_columns_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill
+from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_blocking_job
 from napari_cebra.gui.layers import (
     same_layer,
@@ -104,15 +104,24 @@ class TrainWidget(RunsJobs, QWidget):
         from napari_cebra.runtime import prepare_for_gui
 
         prepare_for_gui()  # before torch loads below (see napari_cebra.runtime)
-        from napari_cebra.engine.device import available_devices
-        from napari_cebra.engine.models import available_models  # imports torch, once, here
-
         self.viewer = napari_viewer
         registry.register(napari_viewer, "train", self)
         self.model = None  # the last trained or loaded estimator
         self.result: pipeline.TrainingResult | None = None
         self._model_columns: tuple[str, ...] = ()
+        self._make_inputs()
+        self._make_parameters()
+        self._make_buttons()
+        self._lay_out()
+        self._connect()
+        self.refresh_layers()
+        # torch's first optimiser imports ~3 s of modules; do it now, off the UI thread.
+        self.warm_up = _warm_up_torch()
+        self.warm_up.start()
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
+        self.destroyed.connect(self.jobs.stop_when_closed)  # napari closed mid-run
 
+    def _make_inputs(self) -> None:
         self.traces_box = QComboBox()
         self.trace_set_box = QComboBox()
         self.load_matrix_button = QPushButton("Load matrix…")
@@ -122,6 +131,10 @@ class TrainWidget(RunsJobs, QWidget):
         self.labels_list.setToolTip("No label ticked → CEBRA-Time; ticked → CEBRA-Behaviour.")
         self.hybrid_box = QCheckBox("hybrid (time + labels)")
         self.mode_label = QLabel()
+
+    def _make_parameters(self) -> None:
+        from napari_cebra.engine.device import available_devices
+        from napari_cebra.engine.models import available_models  # imports torch, once, here
 
         self.model_box = QComboBox()
         self.model_box.addItems(available_models())
@@ -152,6 +165,7 @@ class TrainWidget(RunsJobs, QWidget):
         self.seed = _spin(-1, 2**31 - 1, 0)
         self.seed.setSpecialValueText("random")
 
+    def _make_buttons(self) -> None:
         self.train_button = QPushButton("Train")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -165,6 +179,7 @@ class TrainWidget(RunsJobs, QWidget):
         self.status = QLabel("Pick traces, then press Train.")
         self.status.setWordWrap(True)
 
+    def _lay_out(self) -> None:
         form = QFormLayout()
         source_row = QHBoxLayout()
         source_row.addWidget(self.traces_box, stretch=1)
@@ -207,6 +222,7 @@ class TrainWidget(RunsJobs, QWidget):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
+    def _connect(self) -> None:
         self.traces_box.currentIndexChanged.connect(self._on_traces_changed)
         self.labels_list.itemChanged.connect(lambda _: self._update_mode())
         self.hybrid_box.toggled.connect(lambda _: self._update_mode())
@@ -220,19 +236,13 @@ class TrainWidget(RunsJobs, QWidget):
         self.embed_button.clicked.connect(self.embed)
         self.load_matrix_button.clicked.connect(self._load_matrix_dialog)
         follow_layers(self.viewer, self.refresh_layers)
-        self.refresh_layers()
-        # torch's first optimiser imports ~3 s of modules; do it now, off the UI thread.
-        self.warm_up = _warm_up_torch()
-        self.warm_up.start()
-        self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
-        self.destroyed.connect(self.jobs.stop_when_closed)  # napari closed mid-run
 
     # ------------------------------------------------------------------ inputs
     def trace_layers(self) -> list[Layer]:
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        refill(self.traces_box, [layer.name for layer in self.trace_layers()])
+        refill_layers(self.traces_box, self.trace_layers())
         self._on_traces_changed()
 
     def selected_layer(self) -> Layer | None:
@@ -245,13 +255,13 @@ class TrainWidget(RunsJobs, QWidget):
 
     def _on_traces_changed(self, *_) -> None:
         layer = self.selected_layer()
-        meta = layer.metadata[META_KEY] if layer is not None else {}
+        meta = (traces_of(layer.metadata) if layer is not None else None) or {}
         self.trace_set_box.clear()
         self.trace_set_box.addItem("traces")
         self.trace_set_box.addItems(list(meta.get("trace_sets") or {}))
         self.labels_list.blockSignals(True)
         self.labels_list.clear()
-        for name, kind in pipeline.label_columns_of(meta).items():
+        for name, kind in label_columns_of(meta).items():
             item = QListWidgetItem(f"{name} ({kind})")
             item.setData(Qt.ItemDataRole.UserRole, name)
             declared = kind in LABEL_KINDS
@@ -328,9 +338,12 @@ class TrainWidget(RunsJobs, QWidget):
         if layer is None:
             raise ValueError("No traces: open a sample (File ▸ Open Sample), extract traces, "
                              "or load a (time, neurons) matrix.")
+        record = traces_of(layer.metadata)
+        if record is None:
+            raise ValueError(f"Layer {layer.name!r} no longer carries traces; pick another.")
         trace_set = self.trace_set_box.currentText()
         job = pipeline.job_from_metadata(
-            layer.metadata[META_KEY], self.settings(), self.label_columns(),
+            record, self.settings(), self.label_columns(),
             trace_set=None if trace_set in ("", "traces") else trace_set, source=layer.name)
         return layer, job
 
@@ -388,12 +401,13 @@ class TrainWidget(RunsJobs, QWidget):
 
     def _bind(self, result: pipeline.TrainingResult, layer: Layer) -> None:
         """Store ``result`` on the layer the run started from (if it is still there)."""
-        if not any(same_layer(layer, x) for x in self.viewer.layers):
+        record = traces_of(layer.metadata)
+        if record is None or not any(same_layer(layer, x) for x in self.viewer.layers):
             show_error("The traces layer was removed during training; the result was dropped.")
             return
         self.model, self.result = result.model, result
         self._model_columns = result.label_columns
-        layer.metadata[META_KEY]["embedding"] = result.as_metadata()
+        record["embedding"] = result.as_metadata()
         from napari_cebra.gui.embedding_view import EmbeddingView
 
         EmbeddingView.for_viewer(self.viewer).show_source(layer)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import shutil
 import threading
 import time
@@ -179,12 +180,40 @@ def default_output_dir(source) -> Path:
     return fresh_output_dir(tempfile.gettempdir(), "napari-cebra")
 
 
+# What suite2p (run_s2p, its GUI) and this plugin write inside ``<out>/suite2p``. Replacing
+# results deletes an old ``<out>/suite2p`` only when it holds nothing else: a file of the
+# user's there (notes, curated copies) makes the replace refuse instead of deleting it.
+SUITE2P_FILES = frozenset({
+    "stat.npy", "stat_orig.npy", "F.npy", "Fneu.npy", "spks.npy", "iscell.npy", "redcell.npy",
+    "F_chan2.npy", "Fneu_chan2.npy", "ops.npy", "ops1.npy", "db.npy", "settings.npy",
+    "reg_outputs.npy", "detect_outputs.npy", "zcorr.npy", "bad_frames.npy", "timings.npy",
+    "embedding.npy", "data.bin", "data_raw.bin", "data_chan2.bin", "data_raw_chan2.bin",
+    "data_chan2_raw.bin", "Fall.mat", "run.log", "traces.npz",
+})
+SUITE2P_FOLDERS = re.compile(r"plane\d+|combined|reg_tif|reg_tif_chan2")
+
+
+def foreign_files(results: PathLike) -> list[Path]:
+    """Files and folders under a suite2p results folder that suite2p did not write."""
+    foreign = []
+    for root, dirs, files in os.walk(results):
+        in_tif_folder = Path(root).name.startswith("reg_tif")
+        for name in sorted(dirs):
+            if not SUITE2P_FOLDERS.fullmatch(name) or os.path.islink(os.path.join(root, name)):
+                foreign.append(Path(root, name))
+                dirs.remove(name)
+        foreign += [Path(root, name) for name in sorted(files) if not (
+            name in SUITE2P_FILES or (in_tif_folder and name.lower().endswith((".tif", ".tiff"))))]
+    return foreign
+
+
 class OutputFolder:
     """Where one extraction writes: a hidden staging folder inside ``out``, published as
     ``<out>/suite2p`` only once the run is complete.
 
     ``prepare()`` checks and creates; ``publish()`` moves the new results into place (an
-    existing ``<out>/suite2p`` is swapped out only then, and removed only after the swap);
+    existing ``<out>/suite2p`` is swapped out only then, and removed only after the swap;
+    one holding files suite2p did not write is never replaced, see :func:`foreign_files`);
     ``discard()`` removes exactly what this run created — the staging folder and any folders
     made for ``out`` — so a failed or cancelled run leaves every earlier file as it was.
     """
@@ -211,13 +240,28 @@ class OutputFolder:
         out = self.out
         if out.exists() and not out.is_dir():
             raise FileExistsError(f"{out}: exists and is not a folder; choose a folder for output")
-        occupied = has_suite2p_output(out) or (out / "suite2p").exists()
+        results = out / "suite2p"
+        if os.path.lexists(results) and (results.is_symlink() or not results.is_dir()):
+            raise FileExistsError(
+                f"{results}: exists and is not a suite2p results folder (a file or a link); "
+                "move it, or choose a new output folder"
+            )
+        occupied = has_suite2p_output(out) or results.exists()
         if occupied and not self.overwrite:
             raise FileExistsError(
                 f"{out}: already holds suite2p results; choose a new output folder, open it "
-                "with the reader instead, or pass overwrite=True to replace them (the old "
-                "results are replaced only once the new run has finished)"
+                "with the reader instead, or replace them (overwrite=True, --overwrite, or "
+                "tick replace; the old results go only once the new run has finished)"
             )
+        if self.overwrite and results.exists():
+            foreign = foreign_files(results)
+            if foreign:
+                raise FileExistsError(
+                    f"{results}: holds {foreign[0].relative_to(results)}"
+                    + (f" and {len(foreign) - 1} more file(s)" if len(foreign) > 1 else "")
+                    + ", which suite2p did not write; replacing the results would delete "
+                    "it. Move it out of that folder, or choose a new output folder."
+                )
 
     def prepare(self) -> Path:
         """Check, create ``out`` if needed and a fresh staging folder; return its plane folder."""
@@ -250,11 +294,15 @@ class OutputFolder:
         if target.exists():
             self.check()  # the folder may have gained results during the run
             old = Path(tempfile.mkdtemp(prefix=".suite2p.replaced-", dir=self.out))
-            target.rename(old / "suite2p")
+            try:
+                target.rename(old / "suite2p")
+            except BaseException:
+                old.rmdir()
+                raise
         try:
             (self.stage / "suite2p").rename(target)
-        except OSError:
-            if old is not None:  # put the old results back
+        except BaseException:  # Ctrl-C included: the old results go back where they were
+            if old is not None:
                 (old / "suite2p").rename(target)
                 old.rmdir()
             raise
