@@ -6,13 +6,13 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from napari_cebra.imaging import ExtractParams, block_size_for, drain, run_suite2p_steps
-from napari_cebra.imaging.suite2p_read import roi_centroids
-from napari_cebra.imaging.suite2p_run import (
+from napari_cebra.imaging.output_folders import (
     fresh_output_dir,
     has_suite2p_output,
     prepare_output_dir,
-    suite2p_settings,
 )
+from napari_cebra.imaging.suite2p_read import roi_centroids
+from napari_cebra.imaging.suite2p_run import suite2p_settings
 from napari_cebra.synthetic.calcium_movie import match_centroids, simulate_calcium_movie
 
 
@@ -176,7 +176,7 @@ def test_nonrigid_registration_runs_on_small_frames(tmp_path):
 
 
 def test_default_output_folder_is_fresh_and_next_to_the_file(tmp_path):
-    from napari_cebra.imaging.suite2p_run import default_output_dir
+    from napari_cebra.imaging.output_folders import default_output_dir
 
     src = tmp_path / "mouse1.tif"
     src.write_bytes(b"")

@@ -7,8 +7,8 @@ from faults import Payload, ShellPayload, fake_suite2p_plane
 from napari_cebra.cli import main
 from napari_cebra.gui.reader import read_suite2p_folder
 from napari_cebra.imaging import load_session
+from napari_cebra.imaging.output_folders import foreign_files
 from napari_cebra.imaging.safe_npy import UnsafeFileError, load_npy
-from napari_cebra.imaging.suite2p_run import foreign_files
 
 PAYLOADS = {"path_touch": Payload, "os_system": ShellPayload}
 

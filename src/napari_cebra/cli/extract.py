@@ -45,7 +45,7 @@ def handler(args: argparse.Namespace) -> int:
 
     from napari_cebra.files import atomic_path
     from napari_cebra.imaging import BaselineParams, drain, extract_steps
-    from napari_cebra.imaging.suite2p_run import default_output_dir, prepare_output_dir
+    from napari_cebra.imaging.output_folders import default_output_dir, prepare_output_dir
 
     source = args.stack[0] if len(args.stack) == 1 else args.stack
     # the output folder is checked before the stack is read or suite2p starts: its parent

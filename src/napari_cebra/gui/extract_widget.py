@@ -32,9 +32,10 @@ from qtpy.QtWidgets import (
 from napari_cebra.gui import registry
 from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
+from napari_cebra.imaging.output_folders import default_output_dir
 from napari_cebra.imaging.session import BaselineParams, ImagingSession, extract_steps
 from napari_cebra.imaging.stacks import open_stack, validate_stack
-from napari_cebra.imaging.suite2p_run import ExtractParams, default_output_dir
+from napari_cebra.imaging.suite2p_run import ExtractParams
 from napari_cebra.imaging.traces import BASELINES
 
 from .layers import session_layers
