@@ -197,3 +197,25 @@ for _offset, _layout in _LAYOUTS.items():
     assert _layout.receptive_field == _offset, (_offset, _layout)
     register(f"offset{_offset}-model")(_factory(_layout, normalize=True))
     register(f"offset{_offset}-model-mse")(_factory(_layout, normalize=False))
+
+
+# -- causal models (live decoding): the window ends at the output time point ---------------------
+class CausalEncoder(Encoder):
+    """The same network as ``offset{N}-model``, its window ending at the current sample: it
+    never waits for future frames, so live decoding has no lag (see napari_cebra.live)."""
+
+    @property
+    def offset(self) -> tuple[int, int]:
+        return self.receptive_field - 1, 0
+
+
+def _causal_factory(layout: Layout, normalize: bool):
+    def build(num_neurons: int, num_units: int, num_output: int) -> Encoder:
+        return CausalEncoder(num_neurons, num_units, num_output, layout, normalize)
+
+    return build
+
+
+for _offset, _layout in _LAYOUTS.items():
+    register(f"offset{_offset}-model-causal")(_causal_factory(_layout, normalize=True))
+    register(f"offset{_offset}-model-causal-mse")(_causal_factory(_layout, normalize=False))
