@@ -8,12 +8,12 @@ started from.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Layer
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QPointF, Qt, Signal
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
@@ -116,7 +116,7 @@ class TrainWidget(RunsJobs, QWidget):
         self._connect()
         self.refresh_layers()
         # torch's first optimiser imports ~3 s of modules; do it now, off the UI thread.
-        self.warm_up = _warm_up_torch()
+        self.warm_up = _TorchWarmUp()
         self.warm_up.start()
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
         self.destroyed.connect(self.jobs.stop_when_closed)  # napari closed mid-run
@@ -480,8 +480,28 @@ def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
     return box
 
 
-@thread_worker(ignore_errors=True)
-def _warm_up_torch() -> None:
-    import torch
+class _TorchWarmUp:
+    """torch's first optimiser imports ~3 s of modules: do it once, off the UI thread.
 
-    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    A plain thread, not a napari worker: a worker's Qt signals may be deleted when napari
+    closes while it still runs, which aborts the process at exit.
+    """
+
+    def __init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="torch-warm-up", daemon=True)
+
+    @staticmethod
+    def _run() -> None:
+        try:
+            import torch
+
+            torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+        except Exception:  # noqa: BLE001 - only a warm-up: training reports real errors
+            pass
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
