@@ -7,7 +7,7 @@ out by itself. Roles in use:
 
 - ``"train"`` — the Train CEBRA widget (its ``.model`` is the last trained or loaded model);
 - ``"embedding"`` — the CEBRA embedding view (``EmbeddingView.for_viewer`` docks one if absent);
-- ``"decode"``, ``"extract"``, ``"traces"``, ``"labels"`` — the other docks.
+- ``"decode"``, ``"extract"``, ``"traces"``, ``"labels"``, ``"live"`` — the other docks.
 
 A widget that can mark frames picked elsewhere offers ``highlight_frames(frames)``.
 """
