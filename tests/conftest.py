@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
+from napari_cebra.runtime import hide_triton
 from napari_cebra.synthetic.calcium_movie import simulate_calcium_movie
+
+# The test process is a napari process (viewers under Xvfb load Mesa's LLVM): hide triton as
+# napari-cebra's widgets do, whatever order the tests run in (see napari_cebra.runtime).
+hide_triton()
 
 
 @pytest.fixture(scope="session")

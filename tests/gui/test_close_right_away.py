@@ -6,7 +6,7 @@ import sys
 SCRIPT = """
 import napari
 viewer = napari.Viewer(show=False)
-for key in ("hippocampus", "calcium", "v1"):
+for key in ("hippocampus", "calcium", "v1", "v1-stack"):
     viewer.open_sample("napari-cebra", key)
 for name in ("Train CEBRA", "CEBRA embedding", "Extract traces (suite2p)", "Trace view",
              "Attach labels", "Decode movie frames"):

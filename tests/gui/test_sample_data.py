@@ -55,3 +55,19 @@ def test_neuron_grid_movie_pads_spare_pixels():
     movie = neuron_grid_movie(np.ones((4, 5), np.float32))
     assert movie.shape == (4, 2, 3)
     assert movie.sum() == 20
+
+
+def test_v1_stack_sample_opens_the_raw_stack_its_stimulus_and_truth(make_napari_viewer):
+    from napari_cebra.contracts import traces_of
+
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample("napari-cebra", "v1-stack")
+    stack, movie, truth = layers
+    assert stack.data.ndim == 3 and stack.data.shape[1:] == (128, 128)
+    assert movie.name == "V1 stimulus movie"
+    record = traces_of(truth.metadata)
+    assert record["traces"].shape == (stack.data.shape[0], len(truth.features))
+    assert record["label_kinds"] == {"frame_id": "discrete", "repeat": "discrete"}
+    assert record["movie_layer"] == movie.name
+    frame_labels = stack.metadata["napari_cebra_frame_labels"]["labels"]
+    assert frame_labels["frame_id"].max() < movie.data.shape[0]

@@ -31,32 +31,36 @@ def calcium_sample(n_frames: int = 1000, seed: int = 0) -> list[LayerData]:
     from napari_cebra.synthetic.calcium_movie import simulate_calcium_movie
 
     sim = simulate_calcium_movie(n_frames=n_frames, seed=seed)
-    movie = np.asarray(sim.movie, dtype=np.float32)
-    footprints = np.asarray(sim.footprints, dtype=np.float32)
-    rois = np.zeros(movie.shape[1:], dtype=np.int32)
+    meta = traces_record(sim.traces, fs=sim.fs,
+                         trace_sets={"true": sim.traces, "spikes": sim.spikes},
+                         ground_truth=True, sample="calcium")
+    movie = (np.asarray(sim.movie, dtype=np.float32),
+             {"name": "calcium movie", "colormap": "gray",
+              "contrast_limits": _limits(sim.movie),
+              "metadata": {"shifts": np.asarray(sim.shifts)}}, "image")
+    return [movie, _truth_layer(sim.footprints, sim.centroids, meta)]
+
+
+def _limits(movie: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.percentile(movie[:: max(1, len(movie) // 50)], [1, 99.8])
+    return float(lo), float(hi)
+
+
+def _truth_layer(footprints: np.ndarray, centroids: np.ndarray, meta: dict,
+                 name: str = "ground-truth ROIs") -> LayerData:
+    """The true soma footprints as a Labels layer carrying the true traces (a traces record)."""
+    footprints = np.asarray(footprints, dtype=np.float32)
+    rois = np.zeros(footprints.shape[1:], dtype=np.int32)
     if len(footprints):
         strongest = footprints.argmax(axis=0)
         peak = footprints.max(axis=0)
         inside = peak > 0.2 * peak.max()
         rois[inside] = strongest[inside] + 1
-    centroids = np.asarray(sim.centroids, dtype=np.float32).reshape(-1, 2)
-    meta = traces_record(sim.traces, fs=sim.fs,
-                         trace_sets={"true": sim.traces, "spikes": sim.spikes},
-                         ground_truth=True, sample="calcium")
-    features = {
-        "roi": np.arange(1, len(footprints) + 1),
-        "centroid_y": centroids[:, 0],
-        "centroid_x": centroids[:, 1],
-    }
-    lo, hi = np.percentile(movie[:: max(1, len(movie) // 50)], [1, 99.8])
-    return [
-        (movie, {"name": "calcium movie", "colormap": "gray",
-                 "contrast_limits": (float(lo), float(hi)),
-                 "metadata": {"shifts": np.asarray(sim.shifts)}}, "image"),
-        (rois, {"name": "ground-truth ROIs", "opacity": 0.4, "features": features,
-                "metadata": record_metadata(meta)}, "labels"),
-    ]
-
+    centroids = np.asarray(centroids, dtype=np.float32).reshape(-1, 2)
+    features = {"roi": np.arange(1, len(footprints) + 1), "centroid_y": centroids[:, 0],
+                "centroid_x": centroids[:, 1]}
+    return (rois, {"name": name, "opacity": 0.4, "features": features,
+                   "metadata": record_metadata(meta)}, "labels")
 
 MOVIE_NAME = "V1 stimulus movie"
 TRACES_NAME = "V1 (neurons)"
@@ -82,3 +86,34 @@ def v1_sample(n_repeats: int = 10, movie_seconds: float = 30.0, seed: int = 0
     from napari_cebra.synthetic.v1 import v1_session
 
     return v1_layers(v1_session(n_repeats=n_repeats, movie_seconds=movie_seconds, seed=seed))
+
+
+V1_STACK_NAME = "V1 imaging (raw stack)"
+
+
+def v1_stack_sample(n_repeats: int = 4, movie_seconds: float = 15.0, n_neurons: int = 60,
+                    seed: int = 0) -> list[LayerData]:
+    """A raw two-photon stack of V1 neurons watching a movie, with its stimulus and truth.
+
+    Layers: the stack (extract traces from it), the stimulus movie, and the ground-truth ROIs
+    carrying the true traces with ``frame_id``/``repeat`` labels (to compare with what
+    extraction finds). The stack's metadata keeps the frame labels for the steps that follow.
+    """
+    from napari_cebra.synthetic.v1_imaging import v1_imaging_session
+
+    s = v1_imaging_session(n_repeats=n_repeats, movie_seconds=movie_seconds,
+                           n_neurons=n_neurons, shape=(128, 128), seed=seed)
+    labels = {"frame_id": s.frame_id.astype(np.int64), "repeat": s.repeat.astype(np.int64)}
+    kinds = {"frame_id": "discrete", "repeat": "discrete"}
+    meta = traces_record(s.true_traces, fs=s.fs, labels=labels, label_kinds=kinds,
+                         trace_sets={"true": s.true_traces, "spikes": s.spikes},
+                         ground_truth=True, sample="v1-stack", movie_layer=MOVIE_NAME)
+    stack = (s.stack, {"name": V1_STACK_NAME, "colormap": "gray",
+                       "contrast_limits": _limits(s.stack),
+                       "metadata": {"napari_cebra_frame_labels": {
+                           "labels": labels, "label_kinds": kinds, "fs": s.fs,
+                           "movie_layer": MOVIE_NAME}}}, "image")
+    movie = (s.movie, {"name": MOVIE_NAME, "colormap": "gray", "contrast_limits": (0.0, 1.0),
+                       "metadata": {"napari_cebra_movie": {"fs": s.fs}}}, "image")
+    return [stack, movie, _truth_layer(s.footprints, s.centroids, meta,
+                                       name="V1 ground-truth ROIs")]

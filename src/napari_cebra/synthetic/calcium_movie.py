@@ -129,13 +129,23 @@ def simulate_calcium_movie(
     fs: float = 30.0,
     motion: bool = True,
     seed: int = 0,
+    spikes: np.ndarray | None = None,
+    tau: float = 1.0,
 ) -> CalciumMovie:
     """Simulate a two-photon calcium-imaging movie with ground truth.
 
     Returns a :class:`CalciumMovie` with ``.movie`` (T, Y, X) float32, ``.footprints``
     (n, Y, X), ``.centroids`` (n, 2) (y, x), ``.traces`` (T, n) true fluorescence, ``.spikes``
-    (T, n), ``.shifts`` (T, 2) and ``.fs``.
+    (T, n), ``.shifts`` (T, 2) and ``.fs``. ``spikes`` (T, n) spike counts per frame, when
+    given, are imaged instead of random spike trains (``n_frames`` and ``n_neurons`` then come
+    from its shape): a simulated population seen through a microscope.
     """
+    if spikes is not None:
+        spikes = np.asarray(spikes, np.float32)
+        if spikes.ndim != 2 or not np.isfinite(spikes).all() or (spikes < 0).any():
+            raise ValueError("simulate_calcium_movie: spikes must be a (frames, neurons) array "
+                             "of non-negative counts")
+        n_frames, n_neurons = spikes.shape
     if n_frames < 1 or n_neurons < 0 or fs <= 0:
         raise ValueError(
             f"simulate_calcium_movie: need n_frames ≥ 1, n_neurons ≥ 0 and fs > 0; got "
@@ -145,7 +155,7 @@ def simulate_calcium_movie(
     if min(shape) < 16:
         raise ValueError(f"simulate_calcium_movie: frames must be ≥ 16 px a side, got {shape}")
     rng = np.random.default_rng(seed)
-    tau, diameter = 1.0, max(6.0, round(min(shape) / 12))
+    diameter = max(6.0, round(min(shape) / 12))
     amplitude = 3.0 if motion else 0.0
     pad = int(np.ceil(amplitude)) + 2
     big = (shape[0] + 2 * pad, shape[1] + 2 * pad)
@@ -157,7 +167,8 @@ def simulate_calcium_movie(
     footprints_big = np.stack([_soma(rng, c, radius, big) for c in centres]) if n_neurons else (
         np.zeros((0, *big), np.float32)
     )
-    spikes = _spike_trains(rng, n_frames, n_neurons, fs)
+    if spikes is None:
+        spikes = _spike_trains(rng, n_frames, n_neurons, fs)
     kernel = _indicator_kernel(fs, tau)
     calcium = np.stack(
         [np.convolve(spikes[:, i], kernel)[:n_frames] for i in range(n_neurons)], axis=1
