@@ -19,7 +19,6 @@ from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -40,11 +39,18 @@ from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.frame_plot import FramePlot
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.gui.layers import traces_layers
+from napari_cebra.gui.model_source import (
+    FROM_FILE,
+    FROM_TRAIN_WIDGET,
+    ask_model_file,
+    checked_model_file,
+    train_widget_model,
+)
 
 if TYPE_CHECKING:
     import napari
 
-TRAIN_HERE, FROM_TRAIN_WIDGET, FROM_FILE = "Train here", "Train widget's model", "Model file…"
+TRAIN_HERE = "Train here"
 
 
 @dataclass
@@ -253,9 +259,9 @@ class DecodeWidget(RunsJobs, QWidget):
 
     def _on_model_choice(self, text: str) -> None:
         if text == FROM_FILE:
-            path, _ = QFileDialog.getOpenFileName(self, "CEBRA model", "", "Model (*.pt)")
+            path = ask_model_file(self)
             if path:
-                self._model_path = Path(path)
+                self._model_path = path
             else:
                 self.model_box.setCurrentText(TRAIN_HERE)
 
@@ -273,14 +279,6 @@ class DecodeWidget(RunsJobs, QWidget):
     def check_continuous(self, names: list[str]) -> None:
         """Tick the continuous labels to decode too."""
         _tick(self.continuous_list, names)
-
-    def _train_widget_model(self):
-        train = registry.find(self.viewer, "train")
-        model = getattr(train, "model", None)
-        if model is not None and getattr(model, "is_fitted_", False):
-            return model
-        raise ValueError("no trained model in a Train CEBRA widget; train one there (with the "
-                         "test repeat held out) or choose 'Train here'.")
 
     def build_job(self) -> DecodeJob:
         """Everything a run needs, read from the widget now (raises ValueError if unusable)."""
@@ -319,13 +317,12 @@ class DecodeWidget(RunsJobs, QWidget):
         """The model the "model" choice names, or ``None`` to train one here."""
         choice = self.model_box.currentText()
         if choice == FROM_TRAIN_WIDGET:
-            return self._train_widget_model()
+            return train_widget_model(self.viewer, "choose 'Train here' (train it with the "
+                                      "test repeat held out)")
         if choice == FROM_FILE:
-            if self._model_path is None:
-                raise ValueError("choose a model file first.")
             from napari_cebra.model_files import load_model
 
-            model, _, _ = load_model(self._model_path)
+            model, _, _ = load_model(checked_model_file(self._model_path))
             return model
         return None
 

@@ -41,13 +41,18 @@ from napari_cebra.contracts import has_traces, label_columns_of, traces_of
 from napari_cebra.gui import registry
 from napari_cebra.gui.combos import follow_layers, refill, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
+from napari_cebra.gui.model_source import (
+    FROM_FILE,
+    FROM_TRAIN_WIDGET,
+    ask_model_file,
+    checked_model_file,
+    train_widget_model,
+)
 from napari_cebra.live.sources import Replay
 
 if TYPE_CHECKING:
     import napari
 
-FROM_TRAIN_WIDGET = "Train widget's model"
-FROM_FILE = "Model file…"
 SOURCE_LAYER = "a layer (replay)"
 SOURCE_PATH = "a file or folder (follow)"
 NO_MOVIE = "(none)"
@@ -293,9 +298,9 @@ class LiveWidget(RunsJobs, QWidget):
 
     def _on_model_choice(self, text: str) -> None:
         if text == FROM_FILE:
-            path, _ = QFileDialog.getOpenFileName(self, "CEBRA model", "", "Model (*.pt)")
+            path = ask_model_file(self)
             if path:
-                self._model_path = Path(path)
+                self._model_path = path
             else:
                 self.model_box.setCurrentText(FROM_TRAIN_WIDGET)
 
@@ -306,16 +311,9 @@ class LiveWidget(RunsJobs, QWidget):
 
     def _model(self):
         if self.model_box.currentText() == FROM_FILE:
-            if self._model_path is None:
-                raise ValueError("choose a model file first.")
-            if not self._model_path.is_file():
-                raise ValueError(f"model file {self._model_path} does not exist.")
-            return self._model_path  # loaded on the worker: torch is slow to start
-        model = getattr(registry.find(self.viewer, "train"), "model", None)
-        if model is None or not getattr(model, "is_fitted_", False):
-            raise ValueError("no trained model in a Train CEBRA widget; train one there or "
-                             "choose a model file.")
-        return model
+            # loaded on the worker: torch is slow to start
+            return checked_model_file(self._model_path)
+        return train_widget_model(self.viewer, "choose a model file")
 
     # -- a run ------------------------------------------------------------------------------
     def build_job(self) -> LiveJob:
