@@ -54,6 +54,7 @@ class FrameDecodingReport:
     goodness_of_fit_bits: dict[str, float] = field(default_factory=dict)
     consistency: dict | None = None  # {"names": [...], "matrix": [[...]]}
     settings: dict = field(default_factory=dict)
+    extraction: dict | None = None  # when the traces came from a raw stack (whole_path)
 
     def result(self, name: str) -> FrameResult:
         for r in self.results:
@@ -85,6 +86,8 @@ class FrameDecodingReport:
             results=self.summary(), goodness_of_fit_bits=dict(self.goodness_of_fit_bits),
             consistency=self.consistency, settings=self.settings,
         )
+        if self.extraction is not None:
+            out["extraction"] = self.extraction
         for row, r in zip(out["results"], self.results, strict=False):
             row["validation"] = {str(k): v for k, v in r.validation.items()}
         if predictions:

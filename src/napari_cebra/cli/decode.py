@@ -2,6 +2,12 @@
 
     napari-cebra decode --synthetic-v1 --report v1.json --csv v1.csv
     napari-cebra decode --input session.npz --model model.pt --report out.json
+    napari-cebra decode --stack stack.tif --fs 30 --frame-labels labels.csv \
+        --stimulus movie.tif --report out.json
+
+``--stack`` runs suite2p on the raw stack first (into ``--out``, a fresh folder by default) and
+decodes from the dF/F of the ROIs it classifies as cells; the report gets an ``extraction``
+section. ``labels.csv`` has ``frame_id`` and ``repeat`` columns, one row per imaging frame.
 
 ``session.npz`` holds ``neural`` (T, N), ``frame_id`` (T,) int, ``repeat`` (T,) int, ``fs``
 (scalar), optionally ``movie`` (F, H, W) and any continuous labels named with ``--continuous``.
@@ -41,14 +47,31 @@ def register(subparsers) -> None:
                      "optional movie)")
     src.add_argument("--synthetic-v1", action="store_true",
                      help="simulate a V1 session (see --repeats/--seconds/--neurons)")
+    src.add_argument("--stack", type=Path, help="a raw imaging stack (TIFF/.npy/.zarr): run "
+                     "suite2p, then decode from its cells' dF/F (needs --frame-labels)")
+    raw = p.add_argument_group("raw stack (--stack)")
+    raw.add_argument("--fs", type=float, default=None,
+                     help="frame rate in Hz (default: from the stack's metadata)")
+    raw.add_argument("--frame-labels", type=Path, default=None,
+                     help="CSV with frame_id and repeat, one row per imaging frame")
+    raw.add_argument("--stimulus", type=Path, default=None,
+                     help="the movie shown (TIFF/.npy, frames × H × W); CEBRA then trains on "
+                     "its frames' features")
+    raw.add_argument("--out", type=Path, default=None,
+                     help="suite2p output folder (default: a fresh one next to the stack)")
+    raw.add_argument("--tau", type=float, default=1.0, help="indicator decay time, s (1.0)")
+    raw.add_argument("--diameter", type=float, default=12.0, help="cell diameter, px (12)")
+    raw.add_argument("--registration", choices=("none", "rigid", "nonrigid"), default="rigid")
+    raw.add_argument("--all-rois", action="store_true",
+                     help="decode from every ROI, not only those suite2p calls cells")
     p.add_argument("--repeats", type=int, default=10, help="synthetic: movie repeats (10)")
     p.add_argument("--seconds", type=float, default=30.0, help="synthetic: movie length (30)")
     p.add_argument("--neurons", type=int, default=200, help="synthetic: neurons (200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", type=Path, help="a trained CEBRA model file to decode with")
-    p.add_argument("--labels", choices=("movie", "phase", "time"), default="movie",
+    p.add_argument("--labels", choices=("movie", "phase", "time"), default=None,
                    help="what CEBRA trains on: movie-frame features, frame phase, or nothing "
-                   "(CEBRA-Time) (movie)")
+                   "(CEBRA-Time) (movie when the movie is known, else phase)")
     p.add_argument("--iterations", type=int, default=2000, help="training steps (2000)")
     p.add_argument("--output-dimension", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=512)
@@ -102,6 +125,14 @@ def check_outputs(args: argparse.Namespace) -> None:
     """The report files checked before any data is read or any model trained."""
     from napari_cebra.files import check_target
 
+    if args.stack is None:
+        given = [f"--{n.replace('_', '-')}" for n in ("fs", "frame_labels", "stimulus", "out")
+                 if getattr(args, n) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} go with --stack (a raw imaging stack).")
+    elif args.frame_labels is None:
+        raise UsageError("--stack needs --frame-labels: a CSV with frame_id and repeat, one "
+                         "row per imaging frame.")
     check_target(args.report, overwrite=args.overwrite, what="report file")
     if args.csv is not None:
         check_target(args.csv, overwrite=args.overwrite, what="CSV report")
@@ -119,6 +150,8 @@ def handler(args: argparse.Namespace) -> int:
         from napari_cebra.model_files import load_model
 
         model, _, _ = load_model(args.model, device=args.device)
+    if args.stack is not None:
+        return _decode_stack(args, model)
     session = _load(args)
     continuous = {}
     for name in args.continuous or []:
@@ -126,16 +159,81 @@ def handler(args: argparse.Namespace) -> int:
             raise ValueError(f"continuous label {name!r} is not in the session; it has "
                              f"{', '.join(sorted(session['extra'])) or 'none'}.")
         continuous[name] = session["extra"][name]
-    params = dict(max_iterations=args.iterations, output_dimension=args.output_dimension,
-                  batch_size=args.batch_size, device=args.device)
     gen = frame_decoding_steps(
         session["neural"], session["frame_id"], session["repeat"], session["fs"],
-        movie=session["movie"], model=model, cebra_params=params, labels=args.labels,
-        train_repeats=args.train_repeats, validation_repeat=args.validation_repeat,
-        test_repeat=args.test_repeat, baselines=args.baselines, controls=args.controls,
-        continuous=continuous, seed=args.seed, progress_every=max(1, args.iterations // 50))
+        movie=session["movie"], continuous=continuous,
+        **_decoding_options(args, model, session["movie"]))
     with ProgressBar() as bar:
         report = drain(gen, bar)
+    _write_and_print(args, report)
+    return 0
+
+
+def _decoding_options(args: argparse.Namespace, model, movie) -> dict:
+    """The protocol's settings from the command line (shared by every input)."""
+    params = dict(max_iterations=args.iterations, output_dimension=args.output_dimension,
+                  batch_size=args.batch_size, device=args.device)
+    labels = args.labels or ("movie" if movie is not None else "phase")
+    return dict(model=model, cebra_params=params, labels=labels,
+                train_repeats=args.train_repeats, validation_repeat=args.validation_repeat,
+                test_repeat=args.test_repeat, baselines=args.baselines, controls=args.controls,
+                seed=args.seed, progress_every=max(1, args.iterations // 50))
+
+
+def _decode_stack(args: argparse.Namespace, model) -> int:
+    """suite2p on --stack, then the protocol on its cells' dF/F; the report says what was
+    extracted. Every input is checked before suite2p starts."""
+    import numpy as np
+
+    from napari_cebra.imaging.output_folders import default_output_dir, prepare_output_dir
+    from napari_cebra.imaging.stacks import open_stack
+    from napari_cebra.progress import drain
+    from napari_cebra.whole_path import decode_stack_steps, read_frame_labels
+
+    stack = open_stack(args.stack)
+    fs = args.fs if args.fs is not None else _stack_rate(args.stack)
+    if fs is None or not np.isfinite(fs) or fs <= 0:
+        raise UsageError(f"--fs: the frame rate of {args.stack} is not in its metadata; "
+                         "give it in Hz (e.g. --fs 30)." if fs is None else
+                         f"--fs must be a positive frame rate in Hz, got {fs}.")
+    labels = read_frame_labels(args.frame_labels, n_frames=len(stack))
+    test = args.test_repeat if args.test_repeat is not None else int(labels.repeat.max())
+    train = args.train_repeats or sorted(set(np.unique(labels.repeat).tolist()) - {test})
+    n_train = int(np.isin(labels.repeat, train).sum())
+    if args.batch_size > n_train:  # found now, not after suite2p has run
+        raise UsageError(f"--batch-size {args.batch_size} is larger than the training repeats "
+                         f"({n_train} frames); use --batch-size {n_train} or less.")
+    movie = None
+    if args.stimulus is not None:
+        movie = np.asarray(open_stack(args.stimulus), dtype=np.float32)
+    out = args.out if args.out is not None else default_output_dir(args.stack)
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise FileNotFoundError(f"--out {out}: its parent folder does not exist; create it "
+                                "first or choose another location.")
+    prepare_output_dir(out, overwrite=args.overwrite)
+    gen = decode_stack_steps(
+        args.stack, fs=fs, frame_labels=labels, movie=movie, out_dir=out, overwrite=args.overwrite,
+        tau=args.tau, diameter=args.diameter, registration=args.registration,
+        cells_only=not args.all_rois, torch_device=args.device,
+        **_decoding_options(args, model, movie))
+    with ProgressBar() as bar:
+        report, _ = drain(gen, bar)
+    ex = report.extraction
+    print(f"suite2p: {ex['n_rois']} ROIs, {ex['n_cells']} cells → {ex['output_folder']}")
+    _write_and_print(args, report)
+    return 0
+
+
+def _stack_rate(path: Path) -> float | None:
+    """The frame rate a stack file declares (ScanImage, ImageJ, OME), if any."""
+    try:
+        from napari_cebra.imaging.stacks import frame_rate_of
+    except ImportError:
+        return None
+    return frame_rate_of(path)
+
+
+def _write_and_print(args: argparse.Namespace, report) -> None:
     report.to_json(args.report, predictions=args.predictions, overwrite=args.overwrite)
     if args.csv is not None:
         report.to_csv(args.csv, overwrite=args.overwrite)
@@ -147,4 +245,3 @@ def handler(args: argparse.Namespace) -> int:
         print(f"  {c.label} from {c.name}: R² {c.r2:.3f}, median |error| "
               f"{c.median_abs_error:.3g}")
     print(f"report: {args.report}" + (f", {args.csv}" if args.csv else ""))
-    return 0

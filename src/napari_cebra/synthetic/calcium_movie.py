@@ -235,12 +235,14 @@ def simulate_calcium_movie(
 
 
 def match_centroids(
-    truth: np.ndarray, found: np.ndarray, max_dist: float
+    truth: np.ndarray, found: np.ndarray, max_dist: float, max_shift: float = 16.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pair ground-truth centroids with found ones, one to one, within ``max_dist`` px.
 
     Registration aligns frames to a reference that may sit a few pixels off the unmoved frame,
-    so the median offset between nearest neighbours is removed first. Returns index arrays
+    so a common offset (up to ``max_shift`` px) is removed first: the displacement between a
+    true and a found centroid that brings the most true centroids within ``max_dist`` of a
+    found one, refined by the median of those pairs. Returns index arrays
     ``(i_truth, i_found)`` of the matched pairs.
     """
     from scipy.optimize import linear_sum_assignment
@@ -249,9 +251,19 @@ def match_centroids(
     truth, found = np.asarray(truth, float), np.asarray(found, float)
     if len(truth) == 0 or len(found) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    nearest = cdist(truth, found).argmin(axis=1)
-    offset = np.median(found[nearest] - truth, axis=0)
+
+    def hits(offset):
+        return (cdist(truth + offset, found).min(axis=1) <= max_dist).sum()
+
+    votes = (found[None, :, :] - truth[:, None, :]).reshape(-1, 2)
+    votes = np.vstack([np.zeros((1, 2)), votes[np.hypot(*votes.T) <= max_shift]])
+    offset = max(votes, key=hits)
     dist = cdist(truth + offset, found)
+    close = dist.min(axis=1) <= max_dist
+    if close.any():
+        offset = offset + np.median(found[dist.argmin(axis=1)[close]] - (truth + offset)[close],
+                                    axis=0)
+        dist = cdist(truth + offset, found)
     rows, cols = linear_sum_assignment(np.where(dist <= max_dist, dist, 1e6))
     keep = dist[rows, cols] <= max_dist
     return rows[keep], cols[keep]

@@ -20,6 +20,7 @@ class V1ImagingSession:
     movie: np.ndarray  # (F, H, W) float32 stimulus in [0, 1]
     frame_id: np.ndarray  # (T,) int64 movie frame on screen
     repeat: np.ndarray  # (T,) int64 repeat index
+    running_speed: np.ndarray  # (T,) float32 cm/s, the mouse's behaviour
     fs: float
     footprints: np.ndarray  # (N, Y, X) float32, true soma footprints
     centroids: np.ndarray  # (N, 2) float (y, x)
@@ -43,6 +44,6 @@ def v1_imaging_session(n_repeats: int = 10, movie_seconds: float = 30.0, fs: flo
                                  spikes=session.spikes, tau=tau)
     return V1ImagingSession(
         stack=sim.movie, movie=session.movie, frame_id=session.frame_id,
-        repeat=session.repeat, fs=float(fs), footprints=sim.footprints,
-        centroids=sim.centroids, true_traces=sim.traces, spikes=sim.spikes, tau=sim.tau,
-        diameter=sim.diameter)
+        repeat=session.repeat, running_speed=session.running_speed, fs=float(fs),
+        footprints=sim.footprints, centroids=sim.centroids, true_traces=sim.traces,
+        spikes=sim.spikes, tau=sim.tau, diameter=sim.diameter)

@@ -1,0 +1,144 @@
+"""One V1 recording the whole way: raw stack → suite2p → CEBRA → decoded movie frames.
+
+    python benchmarks/bench_whole_path.py                  # 10 repeats × 30 s, 200 cells, 256²
+    python benchmarks/bench_whole_path.py --quick          # 4 repeats × 10 s, 60 cells, 128²
+
+The synthetic V1 imaging session (known footprints and true traces) is written to a TIFF and
+run through ``napari_cebra.whole_path.decode_stack_steps`` exactly as ``napari-cebra decode
+--stack`` does: suite2p (registration, detection, extraction, classification), the cells'
+dF/F, then the frame-decoding protocol (CEBRA on movie features; kNN on the raw traces and on
+their PCA). Measured:
+
+- ROI recall and precision of suite2p's cells against the true footprints (target ≥ 90 %);
+- ±1 s frame-ID accuracy from the extracted traces vs from the true traces of the same
+  neurons (the true neurons matched to the extracted cells), same settings and seed
+  (target: within 5 points); kNN on raw and PCA of the extracted traces;
+- seconds per stage.
+
+Writes ``benchmarks/results/whole_path.json`` (or ``--out``; never overwriting a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--fs", type=float, default=30.0)
+    p.add_argument("--neurons", type=int, default=200)
+    p.add_argument("--size", type=int, default=256, help="frame height = width, px")
+    p.add_argument("--iterations", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="4 repeats × 10 s, 60 cells, 128²")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.repeats, args.seconds, args.neurons, args.size = 4, 10.0, 60, 128
+        args.iterations = min(args.iterations, 800)
+    out = args.out or Path(__file__).parent / "results" / (
+        "whole_path_quick.json" if args.quick else "whole_path.json")
+    from napari_cebra.files import check_target, write_json
+
+    check_target(out, what="benchmark results")
+
+    import tifffile
+
+    from napari_cebra.analysis.frame_decoding import frame_decoding_steps
+    from napari_cebra.analysis.report import json_safe
+    from napari_cebra.imaging.suite2p_read import roi_centroids
+    from napari_cebra.progress import drain
+    from napari_cebra.synthetic.calcium_movie import match_centroids
+    from napari_cebra.synthetic.v1_imaging import v1_imaging_session
+    from napari_cebra.whole_path import FrameLabels, decode_stack_steps
+
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    s = v1_imaging_session(n_repeats=args.repeats, movie_seconds=args.seconds, fs=args.fs,
+                           n_neurons=args.neurons, shape=(args.size, args.size), seed=args.seed)
+    seconds["simulate"] = time.perf_counter() - t
+    print(f"session: {s.stack.shape[0]} frames of {args.size}² px, {args.neurons} neurons, "
+          f"{args.repeats} repeats × {args.seconds:g} s at {args.fs:g} Hz", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="bench_whole_path-"))
+    t = time.perf_counter()
+    tifffile.imwrite(work / "stack.tif", np.round(s.stack).astype(np.uint16))
+    seconds["write TIFF"] = time.perf_counter() - t
+    s.stack = None  # the TIFF is the input from here on, as in a lab
+
+    cebra = dict(max_iterations=args.iterations, device="cpu")
+    stages: dict[str, float] = {}
+    last = {"stage": None, "t": time.perf_counter()}
+
+    def clock(event) -> None:  # seconds from each stage's first event to the next stage's
+        now = time.perf_counter()
+        if event.stage != last["stage"]:
+            if last["stage"] is not None:
+                stages[last["stage"]] = stages.get(last["stage"], 0.0) + now - last["t"]
+            last.update(stage=event.stage, t=now)
+
+    t = time.perf_counter()
+    report, session = drain(decode_stack_steps(
+        work / "stack.tif", fs=s.fs, frame_labels=FrameLabels(s.frame_id, s.repeat),
+        movie=s.movie, out_dir=work / "suite2p-out", tau=s.tau, diameter=s.diameter,
+        torch_device="cpu", cebra_params=cebra, controls=(), seed=args.seed), clock)
+    now = time.perf_counter()
+    if last["stage"] is not None:
+        stages[last["stage"]] = stages.get(last["stage"], 0.0) + now - last["t"]
+    seconds["stack → decoded frames"] = now - t
+    decoding = sum(v for k, v in stages.items() if k in ("train CEBRA", "decode", "baselines",
+                                                          "controls"))
+    seconds["  suite2p + dF/F"] = now - t - decoding
+    seconds["  CEBRA + kNN decoding"] = decoding
+    seconds.update({f"    {k}": v for k, v in stages.items()})
+
+    cells = np.asarray(report.extraction["cell_indices"], int)
+    found = roi_centroids(session.suite2p.stat)
+    i_true, i_cell = match_centroids(s.centroids, found[cells], s.diameter / 2)
+    i_true_all, _ = match_centroids(s.centroids, found, s.diameter / 2)
+    rois = dict(n_true=len(s.centroids), n_rois=len(found), n_cells=len(cells),
+                recall=len(i_true) / len(s.centroids), precision=len(i_true) / max(1, len(cells)),
+                recall_all_rois=len(i_true_all) / len(s.centroids),
+                precision_all_rois=len(i_true_all) / max(1, len(found)))
+
+    # the same protocol on the true traces of the neurons suite2p found
+    t = time.perf_counter()
+    truth = drain(frame_decoding_steps(
+        s.true_traces[:, np.sort(i_true)], s.frame_id, s.repeat, s.fs, movie=s.movie,
+        cebra_params=cebra, baselines=(), controls=(), seed=args.seed))
+    seconds["true traces → decoded frames"] = time.perf_counter() - t
+
+    acc = {r.name: r.accuracy for r in report.results}
+    acc["cebra (true traces, same neurons)"] = truth.result("cebra").accuracy
+    gap = acc["cebra (true traces, same neurons)"] - acc["cebra"]
+    print(f"\nROIs: {rois['n_rois']} found, {rois['n_cells']} cells; recall "
+          f"{rois['recall']:.1%}, precision {rois['precision']:.1%} (target ≥ 90 % each)")
+    print(f"frame-ID accuracy within ±1 s on the test repeat (chance {report.chance:.1%}):")
+    for name, value in acc.items():
+        print(f"  {name:<36} {value:6.1%}")
+    print(f"  extracted vs true traces: {gap * 100:+.1f} points (target within 5)")
+    print("seconds:")
+    for name, value in seconds.items():
+        print(f"  {name:<36} {value:8.1f}")
+    result = dict(
+        benchmark="whole_path", argv=sys.argv[1:],
+        session=dict(repeats=args.repeats, seconds=args.seconds, fs=args.fs,
+                     neurons=args.neurons, size=args.size, seed=args.seed),
+        cebra=dict(cebra, labels="movie"), rois=rois, chance=report.chance, accuracy=acc,
+        extracted_minus_true_points=-gap * 100, seconds=seconds,
+        extraction={k: v for k, v in report.extraction.items() if k != "cell_indices"})
+    write_json(out, json_safe(result), what="benchmark results")
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
