@@ -2,8 +2,9 @@
 
 ``.npy`` holds one structured array (fields ``time``, ``embedding_0``…, then labels; it loads
 without pickle), ``.csv`` the same columns under a header, ``.h5`` the datasets ``embedding``,
-``time`` and ``labels/<name>``. Files are written whole or not at all (``napari_cebra.files``)
-and never replace an existing file unless asked.
+``time`` and ``labels/<name>``, ``.nwb`` a new NWB file with the processing module ``cebra``
+(:func:`napari_cebra.imaging.nwb_write.write_embedding_nwb`). Files are written whole or not
+at all (``napari_cebra.files``) and never replace an existing file unless asked.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from napari_cebra.files import atomic_path, atomic_write, check_target
 
-EMBEDDING_SUFFIXES = (".npy", ".csv", ".h5", ".hdf5")
+EMBEDDING_SUFFIXES = (".npy", ".csv", ".h5", ".hdf5", ".nwb")
 H5_FORMAT = "napari-cebra/embedding"
 H5_VERSION = 1
 
@@ -58,19 +59,33 @@ def _columns(embedding: np.ndarray, time: np.ndarray | None,
 
 
 def save_embedding(path: str | Path, embedding: np.ndarray, time: np.ndarray | None = None,
-                   labels: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
+                   labels: Mapping[str, Any] | None = None, overwrite: bool = False, *,
+                   fs: float | None = None, settings: Mapping[str, Any] | None = None,
+                   source: Any = None) -> Path:
     """Write an embedding with its time index and labels; the suffix picks the format.
 
     ``.npy``: one structured array (fields ``time``, ``embedding_0``…, then labels; loads
     without pickle). ``.csv``: the same columns with a header. ``.h5``: datasets
-    ``embedding``, ``time`` and ``labels/<name>``.
+    ``embedding``, ``time`` and ``labels/<name>``. ``.nwb``: a new NWB file (module ``cebra``;
+    ``fs`` puts the rows on the recording's clock, ``settings`` are kept as JSON, and the file
+    is never one of the ``source`` recordings).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
         raise ValueError(f"{path.name}: save embeddings as {', '.join(EMBEDDING_SUFFIXES)}.")
-    check_target(path, overwrite=overwrite, what="embedding file")
+    if suffix != ".nwb":  # write_embedding_nwb checks the target itself (it may be a source)
+        check_target(path, overwrite=overwrite, what="embedding file")
     emb, t, cols = _columns(embedding, time, labels)
+    if suffix == ".nwb":
+        from napari_cebra.imaging.nwb_write import write_embedding_nwb
+
+        text = [n for n, v in cols.items() if v.dtype.kind in "US"]
+        if text:
+            raise ValueError(f"label {text[0]!r} holds text; an NWB embedding file stores "
+                             "numeric labels — convert it to codes or leave it out.")
+        return write_embedding_nwb(path, emb, fs, frames=t, labels=cols, source=source,
+                                   settings=settings, overwrite=overwrite)
     names = ["time"] + [f"embedding_{i}" for i in range(emb.shape[1])] + list(cols)
     if suffix == ".npy":
         dtype = [("time", t.dtype)] + [(n, emb.dtype) for n in names[1:1 + emb.shape[1]]]
@@ -147,6 +162,10 @@ def load_embedding(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
         labels = {n: np.char.decode(v, "utf-8") if v.dtype.kind == "S" else v
                   for n, v in labels.items()}
         return emb, t, labels
+    if suffix == ".nwb":
+        from napari_cebra.imaging.nwb import read_embedding_nwb
+
+        return read_embedding_nwb(path)
     raise ValueError(f"{path.name}: not an embedding file ({', '.join(EMBEDDING_SUFFIXES)}).")
 
 

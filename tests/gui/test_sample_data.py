@@ -63,11 +63,27 @@ def test_v1_stack_sample_opens_the_raw_stack_its_stimulus_and_truth(make_napari_
     viewer = make_napari_viewer()
     layers = viewer.open_sample("napari-cebra", "v1-stack")
     stack, movie, truth = layers
-    assert stack.data.ndim == 3 and stack.data.shape[1:] == (128, 128)
+    assert stack.data.ndim == 3 and stack.data.shape[1:] == (96, 96)
     assert movie.name == "V1 stimulus movie"
     record = traces_of(truth.metadata)
     assert record["traces"].shape == (stack.data.shape[0], len(truth.features))
-    assert record["label_kinds"] == {"frame_id": "discrete", "repeat": "discrete"}
+    assert record["label_kinds"] == {"frame_id": "discrete", "repeat": "discrete",
+                                     "running_speed": "continuous"}
     assert record["movie_layer"] == movie.name
     frame_labels = stack.metadata["napari_cebra_frame_labels"]["labels"]
     assert frame_labels["frame_id"].max() < movie.data.shape[0]
+
+
+def test_the_sample_nwb_file_opens_as_stack_movie_and_rois_with_traces(make_napari_viewer):
+    from napari_cebra.contracts import traces_of
+    from napari_cebra.sample_files import sample_files
+
+    files = sample_files()
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(files.nwb), plugin="napari-cebra")
+    kinds = sorted(type(layer).__name__ for layer in layers)
+    assert kinds == ["Image", "Image", "Labels"]
+    rois = next(layer for layer in layers if type(layer).__name__ == "Labels")
+    record = traces_of(rois.metadata)
+    assert record["traces"].shape == (600, 50)
+    assert {"frame_id", "repeat", "running_speed"} <= set(record["labels"])

@@ -15,8 +15,11 @@ def register(subparsers) -> None:
         "classification) on STACK and write its outputs plus traces.npz (dF/F and friends, "
         "T × N) into a new output folder.",
     )
-    p.add_argument("stack", nargs="+", help="TIFF/.npy/.zarr stack, a folder of TIFFs, or files")
-    p.add_argument("--fs", type=float, required=True, help="frame rate in Hz")
+    p.add_argument("stack", nargs="+",
+                   help="TIFF/.npy/.zarr/.nwb stack, a folder of TIFFs, or files")
+    p.add_argument("--fs", type=float, default=None,
+                   help="frame rate in Hz (default: from the file's metadata — ScanImage, "
+                   "ImageJ, OME-TIFF or NWB — when it declares one)")
     p.add_argument("--tau", type=float, default=1.0, help="indicator decay time in s (1.0)")
     p.add_argument("--diameter", type=float, default=12.0, help="cell diameter in px (12)")
     p.add_argument(
@@ -38,6 +41,24 @@ def register(subparsers) -> None:
     p.set_defaults(func=handler)
 
 
+def _frame_rate(fs: float | None, source) -> float:
+    """``--fs`` as given, else the rate the stack's metadata declares."""
+    import math
+
+    from napari_cebra.cli import UsageError
+    from napari_cebra.imaging.stacks import frame_rate_of
+
+    if fs is None:
+        fs = frame_rate_of(source)
+        if fs is None:
+            raise UsageError(f"--fs: the frame rate of {source} is not in its metadata; give "
+                             "it in Hz (e.g. --fs 30).")
+        print(f"frame rate {fs:g} Hz (from the file's metadata)")
+    if not math.isfinite(fs) or fs <= 0:
+        raise UsageError(f"--fs must be a positive frame rate in Hz, got {fs}.")
+    return float(fs)
+
+
 def handler(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -48,6 +69,7 @@ def handler(args: argparse.Namespace) -> int:
     from napari_cebra.imaging.output_folders import default_output_dir, prepare_output_dir
 
     source = args.stack[0] if len(args.stack) == 1 else args.stack
+    args.fs = _frame_rate(args.fs, source)
     # the output folder is checked before the stack is read or suite2p starts: its parent
     # must exist (as for every output of the command line), it must be writable and hold no
     # results unless --overwrite

@@ -1,4 +1,4 @@
-"""npe2 readers: suite2p output folders, T × N trace matrices (.npy/.csv), lazy stacks.
+"""npe2 readers: suite2p output folders, T × N trace matrices (.npy/.csv), lazy stacks, NWB.
 
 Each ``get_*_reader(path)`` returns a function that makes layer data, or ``None`` when the path
 is not its kind (napari then tries other readers).
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_cebra.imaging.stacks import TIFF_SUFFIXES, open_stack
+from napari_cebra.imaging.stacks import TIFF_SUFFIXES, frame_rate_of, open_stack
 from napari_cebra.imaging.suite2p_read import is_suite2p_folder, plane_dirs
 
-from .layers import LayerData, session_layers, stack_layer
+from .layers import LayerData, record_metadata, roi_colormap, session_layers, stack_layer
 
 Reader = Callable[[str | list[str]], list[LayerData]]
 
@@ -151,4 +151,84 @@ def read_stack(path: str | list[str]) -> list[LayerData]:
     stack = open_stack(source)
     first = Path(source[0] if isinstance(source, (list, tuple)) else source)
     name = first.name if first.is_dir() else first.stem
-    return [stack_layer(stack, name, colormap="gray", metadata={"source_path": os.fspath(first)})]
+    meta = {"source_path": os.fspath(first)}
+    try:
+        fs = frame_rate_of(source)  # ScanImage / ImageJ / OME metadata, when the file says
+    except (ValueError, OSError):
+        fs = None
+    if fs is not None:
+        meta["fs"] = fs
+    return [stack_layer(stack, name, colormap="gray", metadata=meta)]
+
+
+# ---------------------------------------------------------------- NWB files
+
+def get_nwb_reader(path: str | list[str]) -> Reader | None:
+    p = _single(path)
+    if p is None or p.suffix.lower() != ".nwb" or not p.is_file():
+        return None
+    return read_nwb
+
+
+def read_nwb(path: str | list[str]) -> list[LayerData]:
+    """An NWB file as layers (nothing of the stack is loaded):
+
+    - each TwoPhotonSeries → a lazy Image layer (metadata: ``fs``, ``timestamps``, and the
+      behaviour/stimulus labels on its frames under ``napari_cebra_frame_labels``);
+    - each stimulus-template movie → an Image layer;
+    - each PlaneSegmentation → a ROI Labels layer carrying its RoiResponseSeries as a traces
+      record (DfOverF if present, else Fluorescence; all of them as trace sets) with the
+      behaviour and stimulus labels put on the traces' frame times as declared label columns.
+    """
+    import warnings
+
+    from napari_cebra.contracts import traces_record
+    from napari_cebra.imaging import nwb
+
+    p = _single(path)
+    contents = nwb.describe_nwb(p)
+    locations = {kind: [item.split(" (")[0] for item in items]
+                 for kind, items in contents.items()}
+    if not locations["imaging"] and not locations["segmentations"]:
+        held = ", ".join(item for items in contents.values() for item in items)
+        raise ValueError(f"{p}: holds no TwoPhotonSeries and no ROI segmentation (it holds "
+                         f"{held or 'nothing napari-cebra reads'}); open a file with imaging data")
+    movies = nwb.read_stimulus_movies(p)
+    movie_name = f"{p.stem} {next(iter(movies))}" if movies else None
+    layers: list[LayerData] = []
+    for location in locations["imaging"]:
+        stack = nwb.open_two_photon(p, location)
+        found = nwb.read_behaviour(p, stack.timestamps, strict=False)
+        _warn_skipped(p, found.skipped, warnings)
+        frame_labels = {"labels": found.labels.columns, "label_kinds": found.labels.kinds,
+                        "fs": stack.fs, "movie_layer": movie_name, "sources": found.sources}
+        meta = {"source_path": os.fspath(p), "nwb_location": location, "fs": stack.fs,
+                "timestamps": stack.timestamps, "napari_cebra_frame_labels": frame_labels}
+        layers.append(stack_layer(stack.data, f"{p.stem} {location.rsplit('/', 1)[-1]}",
+                                  colormap="gray", metadata=meta))
+    for name, movie in movies.items():
+        layers.append((movie, {"name": f"{p.stem} {name}", "colormap": "gray",
+                               "visible": False, "metadata": {"source_path": os.fspath(p)}},
+                       "image"))
+    several = len(locations["segmentations"]) > 1
+    for location in locations["segmentations"]:
+        rois = nwb.read_rois(p, location)
+        found = nwb.read_behaviour(p, rois.timestamps, strict=False)
+        _warn_skipped(p, found.skipped, warnings)
+        extra = {"movie_layer": movie_name} if movie_name else {}
+        record = traces_record(
+            rois.traces, fs=rois.fs, labels=found.labels.columns,
+            label_kinds=found.labels.kinds, trace_sets=rois.trace_sets, time_axis=0,
+            source_file=os.fspath(p), nwb_location=location, traces_name=rois.traces_name,
+            **extra)
+        label = location.rsplit("/", 1)[-1] if several else ""
+        layers.append((rois.labels, {
+            "name": " ".join(filter(None, (p.stem, label, "ROIs"))),
+            "features": rois.features, "metadata": record_metadata(record),
+            "colormap": roi_colormap(rois.features["iscell"]), "opacity": 0.5}, "labels"))
+    return layers
+
+
+def _warn_skipped(path: Path, skipped: dict[str, str], warnings) -> None:
+    for location, reason in skipped.items():
+        warnings.warn(f"{path}: {location} is not used as a label ({reason})", stacklevel=3)

@@ -91,29 +91,46 @@ def v1_sample(n_repeats: int = 10, movie_seconds: float = 30.0, seed: int = 0
 V1_STACK_NAME = "V1 imaging (raw stack)"
 
 
-def v1_stack_sample(n_repeats: int = 4, movie_seconds: float = 15.0, n_neurons: int = 60,
-                    seed: int = 0) -> list[LayerData]:
+def v1_stack_sample() -> list[LayerData]:
     """A raw two-photon stack of V1 neurons watching a movie, with its stimulus and truth.
 
-    Layers: the stack (extract traces from it), the stimulus movie, and the ground-truth ROIs
-    carrying the true traces with ``frame_id``/``repeat`` labels (to compare with what
-    extraction finds). The stack's metadata keeps the frame labels for the steps that follow.
+    Read from the sample files a lab would have (``sample_data/``: the TIFF stack, the
+    stimulus movie, the frame-labels CSV, the behaviour CSV on its own clock; see
+    :mod:`napari_cebra.sample_files`). Layers: the stack (extract traces from it), the
+    stimulus movie, and the ground-truth ROIs carrying the true traces with the same labels
+    (to compare with what extraction finds). The stack's metadata keeps the frame labels and
+    the running speed (put on the frame times) for the steps that follow.
     """
-    from napari_cebra.synthetic.v1_imaging import v1_imaging_session
+    import tifffile
 
-    s = v1_imaging_session(n_repeats=n_repeats, movie_seconds=movie_seconds,
-                           n_neurons=n_neurons, shape=(128, 128), seed=seed)
-    labels = {"frame_id": s.frame_id.astype(np.int64), "repeat": s.repeat.astype(np.int64)}
-    kinds = {"frame_id": "discrete", "repeat": "discrete"}
-    meta = traces_record(s.true_traces, fs=s.fs, labels=labels, label_kinds=kinds,
-                         trace_sets={"true": s.true_traces, "spikes": s.spikes},
+    from napari_cebra.imaging.labels import align_labels, load_labels
+    from napari_cebra.sample_files import sample_files
+    from napari_cebra.whole_path import read_frame_labels
+
+    files = sample_files()
+    stack = tifffile.imread(files.stack)
+    frames = read_frame_labels(files.frame_labels, n_frames=len(stack))
+    speed = align_labels(load_labels(files.behaviour, {"running_speed": "continuous"},
+                                     time_column="time_s"), len(stack), fs=files.fs)
+    labels = {"frame_id": frames.frame_id, "repeat": frames.repeat,
+              "running_speed": speed.columns["running_speed"].astype(np.float32)}
+    kinds = {"frame_id": "discrete", "repeat": "discrete", "running_speed": "continuous"}
+    with np.load(files.truth, allow_pickle=False) as truth:
+        true_traces, spikes = truth["true_traces"], truth["spikes"]
+        footprints, centroids = truth["footprints"], truth["centroids"]
+    meta = traces_record(true_traces, fs=files.fs, labels=labels, label_kinds=kinds,
+                         trace_sets={"true": true_traces, "spikes": spikes.astype(np.float32)},
                          ground_truth=True, sample="v1-stack", movie_layer=MOVIE_NAME)
-    stack = (s.stack, {"name": V1_STACK_NAME, "colormap": "gray",
-                       "contrast_limits": _limits(s.stack),
-                       "metadata": {"napari_cebra_frame_labels": {
-                           "labels": labels, "label_kinds": kinds, "fs": s.fs,
-                           "movie_layer": MOVIE_NAME}}}, "image")
-    movie = (s.movie, {"name": MOVIE_NAME, "colormap": "gray", "contrast_limits": (0.0, 1.0),
-                       "metadata": {"napari_cebra_movie": {"fs": s.fs}}}, "image")
-    return [stack, movie, _truth_layer(s.footprints, s.centroids, meta,
-                                       name="V1 ground-truth ROIs")]
+    layer = (stack, {"name": V1_STACK_NAME, "colormap": "gray",
+                     "contrast_limits": _limits(stack),
+                     "metadata": {"napari_cebra_frame_labels": {
+                         "labels": labels, "label_kinds": kinds, "fs": files.fs,
+                         "movie_layer": MOVIE_NAME},
+                         "napari_cebra_source": {"stack": str(files.stack),
+                                                 "frame_labels": str(files.frame_labels),
+                                                 "behaviour": str(files.behaviour)}}}, "image")
+    movie = tifffile.imread(files.movie).astype(np.float32) / 255.0
+    movie_layer = (movie, {"name": MOVIE_NAME, "colormap": "gray", "contrast_limits": (0.0, 1.0),
+                           "metadata": {"napari_cebra_movie": {"fs": files.fs}}}, "image")
+    return [layer, movie_layer, _truth_layer(footprints, centroids, meta,
+                                             name="V1 ground-truth ROIs")]

@@ -3,7 +3,9 @@
 A single contiguous TIFF (what most writers and ``tifffile`` produce) is memory-mapped; other
 TIFFs (compressed, tiled, ScanImage pages with gaps) go through tifffile's zarr store wrapped in
 dask; a multi-file series (``file_00001.tif``, ``file_00002.tif`` …) is the concatenation of the
-lazily opened files; ``.npy`` files are memory-mapped; ``.zarr`` stores are opened with dask.
+lazily opened files; ``.npy`` files are memory-mapped; ``.zarr`` stores are opened with dask;
+an NWB file's TwoPhotonSeries is read through h5py by dask. :func:`frame_rate_of` reads the
+frame rate a file declares (ScanImage, ImageJ, OME-TIFF, NWB).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-STACK_SUFFIXES = (*TIFF_SUFFIXES, ".npy", ".zarr")
+STACK_SUFFIXES = (*TIFF_SUFFIXES, ".npy", ".zarr", ".nwb")
 PathLike = str | os.PathLike
 
 
@@ -123,8 +125,12 @@ def _open_one(path: Path):
         import dask.array as da
 
         return da.from_zarr(str(path))
+    if suffix == ".nwb":  # its TwoPhotonSeries, lazily (napari_cebra.imaging.nwb)
+        from .nwb import open_two_photon
+
+        return open_two_photon(path).data
     raise ValueError(
-        f"{path}: unsupported stack format {suffix!r}; use a TIFF, .npy or .zarr movie"
+        f"{path}: unsupported stack format {suffix!r}; use a TIFF, .npy, .zarr or .nwb movie"
     )
 
 
@@ -188,3 +194,115 @@ def iter_frames(stack, batch: int = 500):
         if hasattr(block, "compute"):
             block = block.compute()
         yield start, np.asarray(block)
+
+
+# ---------------------------------------------------------------- frame rate from metadata
+
+def _positive(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
+def _scanimage_rate(tif) -> float | None:
+    """ScanImage: ``SI.hRoiManager.scanFrameRate`` (``scanVolumeRate`` for volumes), from the
+    BigTIFF header (ScanImage 2016+) or the Software tag of the first page; ScanImage 3–5's
+    ``state.acq.frameRate`` from the image description."""
+    import tifffile
+
+    page = tif.pages.first
+    data = {}
+    if tif.is_scanimage:
+        data = dict((tif.scanimage_metadata or {}).get("FrameData") or {})
+        if not data and page.software[:3] == "SI.":
+            try:
+                data = dict(tifffile.matlabstr2py(page.software))
+            except Exception:  # noqa: BLE001 - unparsable metadata: no rate from it
+                data = {}
+    if data:
+        slices = _positive(data.get("SI.hStackManager.numSlices")) or 1
+        volume = _positive(data.get("SI.hRoiManager.scanVolumeRate"))
+        if slices > 1 and volume:
+            return volume
+        return _positive(data.get("SI.hRoiManager.scanFrameRate")) or volume
+    match = re.search(r"state\.acq\.frameRate\s*=\s*([0-9.eE+-]+)", page.description or "")
+    return _positive(match.group(1)) if match else None
+
+
+def _imagej_rate(tif) -> float | None:
+    meta = tif.imagej_metadata or {}
+    interval = _positive(meta.get("finterval"))
+    if interval:
+        unit = str(meta.get("tunit", "sec")).lower()
+        scale = {"ms": 1e-3, "msec": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
+                 "min": 60.0, "minute": 60.0, "minutes": 60.0}.get(unit, 1.0)
+        return 1.0 / (interval * scale)
+    return _positive(meta.get("fps"))
+
+
+_OME_TIME_UNITS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "min": 60.0, "h": 3600.0}
+
+
+def _ome_rate(tif) -> float | None:
+    xml = tif.ome_metadata
+    if not xml:
+        return None
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml)  # noqa: S314 - parses text, resolves no external entities
+    except ET.ParseError:
+        return None
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "Pixels":
+            step = _positive(element.get("TimeIncrement"))
+            scale = _OME_TIME_UNITS.get(element.get("TimeIncrementUnit", "s"))
+            return 1.0 / (step * scale) if step and scale else None
+    return None
+
+
+def tiff_frame_rate(path: PathLike) -> float | None:
+    """The frame rate (Hz) a TIFF declares: ScanImage, then ImageJ (``finterval`` /
+    ``fps``), then OME-XML (``TimeIncrement``); ``None`` when it declares none."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            for reader in (_scanimage_rate, _imagej_rate, _ome_rate):
+                rate = reader(tif)
+                if rate:
+                    return rate
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise _tiff_error(Path(path), err) from err
+    return None
+
+
+def frame_rate_of(source: PathLike | Sequence[PathLike]) -> float | None:
+    """The frame rate (Hz) a stack's metadata declares, or ``None``.
+
+    TIFFs (ScanImage, ImageJ, OME; a series by its first file) and NWB files (the
+    TwoPhotonSeries' rate or timestamps) know it; ``.npy`` and ``.zarr`` do not.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir() and path.suffix.lower() != ".zarr":
+            path = series_files(path)[0]
+    else:
+        paths = sorted((Path(p) for p in source), key=natural_key)
+        if not paths:
+            return None
+        path = paths[0]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES:
+        return tiff_frame_rate(path)
+    if suffix == ".nwb":
+        from .nwb import open_two_photon
+
+        stack = open_two_photon(path)
+        stack.close()
+        return stack.fs
+    return None
