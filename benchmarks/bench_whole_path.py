@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fs", type=float, default=30.0)
     p.add_argument("--neurons", type=int, default=200)
     p.add_argument("--size", type=int, default=256, help="frame height = width, px")
+    p.add_argument("--diameter", type=float, default=12.0,
+                   help="soma diameter, px (12: 200 cells in 256² px, a realistic density)")
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="4 repeats × 10 s, 60 cells, 128²")
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.seconds, args.neurons, args.size = 4, 10.0, 60, 128
+        args.diameter = 11.0
         args.iterations = min(args.iterations, 800)
     out = args.out or Path(__file__).parent / "results" / (
         "whole_path_quick.json" if args.quick else "whole_path.json")
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     s = v1_imaging_session(n_repeats=args.repeats, movie_seconds=args.seconds, fs=args.fs,
-                           n_neurons=args.neurons, shape=(args.size, args.size), seed=args.seed)
+                           n_neurons=args.neurons, shape=(args.size, args.size), seed=args.seed,
+                           diameter=args.diameter)
     seconds["simulate"] = time.perf_counter() - t
     print(f"session: {s.stack.shape[0]} frames of {args.size}² px, {args.neurons} neurons, "
           f"{args.repeats} repeats × {args.seconds:g} s at {args.fs:g} Hz", flush=True)
@@ -109,16 +113,22 @@ def main(argv: list[str] | None = None) -> int:
                 recall_all_rois=len(i_true_all) / len(s.centroids),
                 precision_all_rois=len(i_true_all) / max(1, len(found)))
 
-    # the same protocol on the true traces of the neurons suite2p found
+    # the same protocol on the true traces of the neurons suite2p found, as dF/F with the
+    # same baseline (no neuropil: the true traces have none)
+    from napari_cebra.imaging.traces import delta_f_over_f
+
     t = time.perf_counter()
+    true_dff = delta_f_over_f(s.true_traces[:, np.sort(i_true)].T.astype(np.float64),
+                              None, method=session.baseline.method, fs=s.fs,
+                              window_s=session.baseline.window_s).T.astype(np.float32)
     truth = drain(frame_decoding_steps(
-        s.true_traces[:, np.sort(i_true)], s.frame_id, s.repeat, s.fs, movie=s.movie,
+        true_dff, s.frame_id, s.repeat, s.fs, movie=s.movie,
         cebra_params=cebra, baselines=(), controls=(), seed=args.seed))
     seconds["true traces → decoded frames"] = time.perf_counter() - t
 
     acc = {r.name: r.accuracy for r in report.results}
-    acc["cebra (true traces, same neurons)"] = truth.result("cebra").accuracy
-    gap = acc["cebra (true traces, same neurons)"] - acc["cebra"]
+    acc["cebra (true dF/F, same neurons)"] = truth.result("cebra").accuracy
+    gap = acc["cebra (true dF/F, same neurons)"] - acc["cebra"]
     print(f"\nROIs: {rois['n_rois']} found, {rois['n_cells']} cells; recall "
           f"{rois['recall']:.1%}, precision {rois['precision']:.1%} (target ≥ 90 % each)")
     print(f"frame-ID accuracy within ±1 s on the test repeat (chance {report.chance:.1%}):")
@@ -131,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     result = dict(
         benchmark="whole_path", argv=sys.argv[1:],
         session=dict(repeats=args.repeats, seconds=args.seconds, fs=args.fs,
-                     neurons=args.neurons, size=args.size, seed=args.seed),
+                     neurons=args.neurons, size=args.size, diameter=args.diameter,
+                     seed=args.seed),
         cebra=dict(cebra, labels="movie"), rois=rois, chance=report.chance, accuracy=acc,
         extracted_minus_true_points=-gap * 100, seconds=seconds,
         extraction={k: v for k, v in report.extraction.items() if k != "cell_indices"})

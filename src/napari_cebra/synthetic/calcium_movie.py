@@ -131,6 +131,7 @@ def simulate_calcium_movie(
     seed: int = 0,
     spikes: np.ndarray | None = None,
     tau: float = 1.0,
+    diameter: float | None = None,
 ) -> CalciumMovie:
     """Simulate a two-photon calcium-imaging movie with ground truth.
 
@@ -138,7 +139,8 @@ def simulate_calcium_movie(
     (n, Y, X), ``.centroids`` (n, 2) (y, x), ``.traces`` (T, n) true fluorescence, ``.spikes``
     (T, n), ``.shifts`` (T, 2) and ``.fs``. ``spikes`` (T, n) spike counts per frame, when
     given, are imaged instead of random spike trains (``n_frames`` and ``n_neurons`` then come
-    from its shape): a simulated population seen through a microscope.
+    from its shape): a simulated population seen through a microscope. ``diameter``: soma
+    size in px (default a twelfth of the frame's side).
     """
     if spikes is not None:
         spikes = np.asarray(spikes, np.float32)
@@ -155,7 +157,11 @@ def simulate_calcium_movie(
     if min(shape) < 16:
         raise ValueError(f"simulate_calcium_movie: frames must be ≥ 16 px a side, got {shape}")
     rng = np.random.default_rng(seed)
-    diameter = max(6.0, round(min(shape) / 12))
+    if diameter is None:
+        diameter = max(6.0, round(min(shape) / 12))
+    elif not 4 <= diameter <= min(shape) / 3:
+        raise ValueError(f"simulate_calcium_movie: diameter {diameter} px must be between 4 "
+                         f"and a third of the frame ({min(shape) / 3:g} px)")
     amplitude = 3.0 if motion else 0.0
     pad = int(np.ceil(amplitude)) + 2
     big = (shape[0] + 2 * pad, shape[1] + 2 * pad)

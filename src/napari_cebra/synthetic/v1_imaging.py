@@ -32,8 +32,13 @@ class V1ImagingSession:
 
 def v1_imaging_session(n_repeats: int = 10, movie_seconds: float = 30.0, fs: float = 30.0,
                        n_neurons: int = 200, shape: tuple[int, int] = (256, 256),
-                       motion: bool = True, seed: int = 0) -> V1ImagingSession:
-    """A raw V1 stack: ``n_neurons`` cells watching the movie ``n_repeats`` times."""
+                       motion: bool = True, seed: int = 0, diameter: float | None = None
+                       ) -> V1ImagingSession:
+    """A raw V1 stack: ``n_neurons`` cells watching the movie ``n_repeats`` times.
+
+    ``diameter`` (px) sets the soma size (default: a twelfth of the frame, which crowds many
+    neurons into a small frame; give it for a realistic density).
+    """
     from .calcium_movie import simulate_calcium_movie
     from .v1 import v1_session
 
@@ -41,7 +46,7 @@ def v1_imaging_session(n_repeats: int = 10, movie_seconds: float = 30.0, fs: flo
                          n_neurons=n_neurons, seed=seed)
     tau = float(session.params.get("tau", 0.7))
     sim = simulate_calcium_movie(shape=shape, fs=fs, motion=motion, seed=seed + 1000,
-                                 spikes=session.spikes, tau=tau)
+                                 spikes=session.spikes, tau=tau, diameter=diameter)
     return V1ImagingSession(
         stack=sim.movie, movie=session.movie, frame_id=session.frame_id,
         repeat=session.repeat, running_speed=session.running_speed, fs=float(fs),
