@@ -1,0 +1,127 @@
+"""``napari-cebra batch STUDY.csv --out DIR``: every session of a study, on Dask.
+
+    napari-cebra batch study.csv --out results/            # a LocalCluster sized to the machine
+    napari-cebra batch study.csv --out results/ --workers 4
+    napari-cebra batch study.csv --out results/ --scheduler tcp://head:8786
+    napari-cebra batch study.csv --out results/ --sweep grid.json
+
+Rerunning the same command skips finished tasks; failed tasks are listed in
+``DIR/results.csv`` with their error (exit status 1 when any failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from napari_cebra.cli import UsageError
+from napari_cebra.pipeline import TrainSettings
+
+_DEFAULTS = TrainSettings()
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "batch", help="extract, train, embed and score every session of a study (Dask)",
+        description="Run every session of STUDY.csv (columns session, path, fs, and optional "
+        "labels, discrete, test_fraction) as Dask tasks: extract (stacks), train on the "
+        "training split, embed, decode the labels (n_neighbors chosen on validation, scored "
+        "on the test split). With --sweep, try a grid of settings on validation, refit the "
+        "best per session and test it. Results: DIR/results.csv; finished tasks are skipped "
+        "on a rerun.")
+    p.add_argument("study", type=Path, help="study CSV, one row per session")
+    p.add_argument("--out", type=Path, required=True, help="results folder (created; reused "
+                   "by a rerun)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: sized to the machine; 0: in "
+                       "this process, one task after another)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://head:8786")
+    p.add_argument("--sweep", type=Path, default=None, metavar="GRID.json",
+                   help='grid of settings, e.g. {"output_dimension": [3, 8], '
+                   '"learning_rate": [0.001, 0.0003]}')
+    p.add_argument("--model", default=_DEFAULTS.model_architecture)
+    p.add_argument("--output-dimension", type=int, default=_DEFAULTS.output_dimension)
+    p.add_argument("--hidden-units", type=int, default=_DEFAULTS.num_hidden_units)
+    p.add_argument("--iterations", type=int, default=_DEFAULTS.max_iterations)
+    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
+    p.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
+    p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
+    p.add_argument("--device", default="auto", help="auto (the worker's GPU when present), cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=handler)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """The results folder is checked before the study is read: new, or one of ours."""
+    from napari_cebra.batch.results import RESULTS_NAME
+
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder for the results.")
+    if out.is_dir() and any(out.iterdir()) and not (out / RESULTS_NAME).exists() and not (
+            out / "tasks").is_dir():
+        raise UsageError(f"--out {out} holds other files and no {RESULTS_NAME}; give a new "
+                         "folder (or the folder of an earlier batch run to resume it).")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: its parent folder does not exist; create it first.")
+    if args.workers is not None and args.workers < 0:
+        raise UsageError(f"--workers {args.workers}: give 0 or more workers.")
+
+
+def _grid(path: Path) -> dict:
+    if not path.is_file():
+        raise UsageError(f"--sweep {path} does not exist.")
+    try:
+        grid = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UsageError(f"--sweep {path} is not valid JSON ({err}).") from err
+    if not isinstance(grid, dict):
+        raise UsageError(f"--sweep {path} must hold a JSON object: setting → list of values.")
+    return grid
+
+
+def handler(args: argparse.Namespace) -> int:
+    from napari_cebra.batch import StudyError, read_study, run_study, sweep
+    from napari_cebra.batch.sweep import check_settings, expand_grid
+
+    check_outputs(args)
+    grid = _grid(args.sweep) if args.sweep else None
+    settings = check_settings(dict(
+        model_architecture=args.model, output_dimension=args.output_dimension,
+        num_hidden_units=args.hidden_units, max_iterations=args.iterations,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        temperature=args.temperature, device=args.device, seed=args.seed))
+    if grid is not None:
+        try:
+            expand_grid(grid, settings)
+        except ValueError as err:
+            raise UsageError(f"--sweep {args.sweep}: {err}") from err
+    try:
+        sessions = read_study(args.study)  # every bad row named before anything runs
+    except StudyError as err:
+        raise UsageError(str(err)) from err
+    print(f"{len(sessions)} sessions → {args.out}", file=sys.stderr)
+    where = dict(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    if grid is not None:
+        frame = sweep(sessions, grid, args.out, settings, **where)
+    else:
+        frame = run_study(sessions, args.out, settings, **where)
+    failed = frame[frame["status"] != "done"]
+    for _, row in failed.iterrows():
+        print(f"  failed: {row['session']} ({row['stage']}): {row['error']}", file=sys.stderr)
+    finals = frame[(frame["stage"] == "final") & (frame["status"] == "done")]
+    for _, row in finals.iterrows():
+        print(f"  {row['session']:<20} validation {row['val_score']:.3f}  test "
+              f"{row['test_score']:.3f} ({row['score_kind'] or 'no labels'})")
+    print(f"results: {args.out / 'results.csv'}")
+    if len(failed):
+        print(f"napari-cebra batch: {len(failed)} of {len(frame)} tasks failed; see "
+              f"{args.out / 'results.csv'} (a rerun retries them).", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,198 @@
+"""The "Study" dock widget: the results table of ``napari-cebra batch``, one session at a time.
+
+Open a ``results.csv`` (or its folder): every task is a row of the table. Choosing a session
+(a finished ``final`` row) loads its traces as a traces layer (docs/CONTRACTS.md, with its
+labels) and binds the task's embedding to it, shown in the CEBRA embedding view.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_cebra.contracts import embedding_record, traces_of
+from napari_cebra.gui import registry
+from napari_cebra.gui.layers import traces_layer
+
+if TYPE_CHECKING:
+    import napari
+
+#: the table's columns (the settings and scores a user compares)
+SHOWN = ("session", "stage", "status", "val_score", "test_score", "score_kind",
+         "model_architecture", "output_dimension", "max_iterations", "learning_rate",
+         "temperature", "conditional", "error")
+
+
+class StudyWidget(QWidget):
+    """Results table of a batch run; double-click (or Load) a session to view it."""
+
+    def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.frame = None  # the results DataFrame
+        self.path: Path | None = None
+        self.open_button = QPushButton("Open results…")
+        self.load_button = QPushButton("Load session")
+        self.table = QTableWidget(0, 0)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.info = QLabel("Open the results.csv of 'napari-cebra batch'.")
+        self.info.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table)
+        layout.addWidget(self.info)
+        self.open_button.clicked.connect(self._open_dialog)
+        self.load_button.clicked.connect(self._load_selected)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self._load_row(row))
+        registry.register(self.viewer, "study", self)
+
+    # ------------------------------------------------------------------ public API
+    def open_results(self, path: str | Path) -> None:
+        """Show a results table (``results.csv`` or the batch folder holding it)."""
+        from napari_cebra.batch.results import RESULTS_NAME, read_results
+
+        path = Path(path)
+        self.frame = read_results(path)
+        self.path = path / RESULTS_NAME if path.is_dir() else path
+        columns = [c for c in SHOWN if c in self.frame.columns]
+        self.table.clear()
+        self.table.setColumnCount(len(columns))
+        self.table.setRowCount(len(self.frame))
+        self.table.setHorizontalHeaderLabels(columns)
+        for i, row in enumerate(self.frame.to_dict("records")):
+            for j, column in enumerate(columns):
+                self.table.setItem(i, j, QTableWidgetItem(_text(row.get(column))))
+        self.table.resizeColumnsToContents()
+        done = self.frame[(self.frame["stage"] == "final") & (self.frame["status"] == "done")]
+        failed = int((self.frame["status"] != "done").sum())
+        self.info.setText(f"{len(self.frame)} tasks, {len(done)} sessions ready, {failed} "
+                          "failed. Double-click a finished 'final' row to load it.")
+
+    def sessions(self) -> list[str]:
+        """Sessions with a finished final task (those that can be loaded)."""
+        if self.frame is None:
+            return []
+        done = self.frame[(self.frame["stage"] == "final") & (self.frame["status"] == "done")]
+        return list(dict.fromkeys(done["session"]))
+
+    def load_session(self, session: str):
+        """Add the session's traces layer with its embedding and show it; return the layer."""
+        if self.frame is None:
+            raise ValueError("open a results table first.")
+        rows = self.frame[(self.frame["session"] == session) & (self.frame["stage"] == "final")
+                          & (self.frame["status"] == "done")]
+        if rows.empty:
+            raise ValueError(f"session {session!r} has no finished final task in "
+                             f"{self.path}; choose one of {', '.join(self.sessions()) or 'none'}.")
+        row = rows.iloc[-1].to_dict()
+        data, kwargs = _layer_of(row, self._resolve)
+        self._add_rois(row)
+        layer = self.viewer.add_image(data, **kwargs)
+        from napari_cebra.gui.embedding_view import EmbeddingView
+
+        EmbeddingView.for_viewer(self.viewer).show_source(layer)
+        self.info.setText(f"{session}: {row['n_frames']} frames × {row['n_neurons']} neurons; "
+                          f"validation {row['val_score']:.3f}, test {row['test_score']:.3f} "
+                          f"({row['score_kind']}).")
+        return layer
+
+    # ------------------------------------------------------------------ internals
+    def _add_rois(self, row: dict) -> None:
+        """A suite2p session (or an extracted stack) also gets its mean image and ROI labels."""
+        from napari_cebra.batch.study import kind_of
+
+        folder = self._resolve(row["traces"])
+        if kind_of(folder) != "suite2p":
+            return
+        from napari_cebra.gui.layers import session_layers
+        from napari_cebra.imaging.session import load_session
+
+        for data, kwargs, kind in session_layers(load_session(folder), str(row["session"]),
+                                                 with_movie=False):
+            getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+
+    def _resolve(self, text: str) -> Path:
+        """A path of the table; relative ones are relative to the table's folder."""
+        p = Path(str(text))
+        if p.is_absolute() or p.exists() or self.path is None:
+            return p
+        return self.path.parent / p
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open batch results", "",
+                                              "Results table (results.csv);;CSV (*.csv)")
+        if path:
+            try:
+                self.open_results(path)
+            except (OSError, ValueError) as err:
+                show_error(str(err))
+
+    def _load_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            show_info("Choose a session row first.")
+            return
+        self._load_row(rows[0].row())
+
+    def _load_row(self, index: int) -> None:
+        if self.frame is None or not 0 <= index < len(self.frame):
+            return
+        try:
+            self.load_session(str(self.frame.iloc[index]["session"]))
+        except (OSError, ValueError, KeyError) as err:
+            show_error(str(err))
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _layer_of(row: dict, resolve) -> tuple:
+    """The traces layer (data, kwargs) of a final task, its embedding record attached."""
+    from napari_cebra.batch.study import kind_of
+    from napari_cebra.batch.tasks import load_inputs, split_bounds
+    from napari_cebra.embedding_files import load_embedding
+
+    traces_path = resolve(row["traces"])
+    kind = kind_of(traces_path)
+    fs = None if row.get("fs") is None or np.isnan(float(row["fs"])) else float(row["fs"])
+    session = {"session": row["session"], "path": str(traces_path), "kind": kind, "fs": fs}
+    traces, fs = load_inputs(session)
+    emb, time, labels = load_embedding(resolve(row["embedding"]))
+    kinds = {k: ("discrete" if k == "class" else "continuous") for k in labels}
+    data, kwargs, _ = traces_layer(traces, name=f"{row['session']} traces", labels=labels,
+                                   label_kinds=kinds, fs=fs)
+    _, val_end = split_bounds(len(emb), float(row["test_fraction"]))
+    settings = {k: row[k] for k in ("model_architecture", "output_dimension", "max_iterations",
+                                    "learning_rate", "temperature", "conditional") if k in row}
+    record = traces_of(kwargs["metadata"])
+    record["embedding"] = embedding_record(
+        emb, time=time, train_mask=np.arange(len(emb)) < val_end, labels=labels,
+        label_kinds=kinds, label_columns=[k for k in labels if row.get(
+            "conditional") != "time"], settings=json.loads(json.dumps(settings, default=str)),
+        source=row["session"])
+    return data, kwargs
