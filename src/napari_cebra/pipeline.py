@@ -276,6 +276,50 @@ def train(job: TrainingJob, model=None) -> Generator[Progress, None, TrainingRes
     return result_for(job, model, embedding)
 
 
+def adapt(job: TrainingJob, model) -> Generator[Progress, None, TrainingResult]:
+    """Re-use a fitted single-session model on the job's recording, whose neuron count may
+    differ: fit a fresh input layer for ``max_adapt_iterations`` steps (every other layer and
+    the temperature as trained; the job's ticked labels as the objective), then embed every
+    frame. Works on a copy: ``model`` itself is left as it was; the result carries the
+    adapted model. ``close()`` part-way discards the run."""
+    import copy
+
+    if not getattr(model, "is_fitted_", False):
+        raise ValueError("adapting needs a trained or loaded model; train or load one first.")
+    if len(model.encoders_) > 1:
+        raise ValueError("adapting works from a single-session model; this one has "
+                         f"{len(model.encoders_)} sessions.")
+    adapted = copy.deepcopy(model)
+    mask = job.train_mask
+    kwargs = {}
+    if job.continuous is not None:
+        kwargs["continuous"] = job.continuous[mask]
+    if job.discrete is not None:
+        kwargs["discrete"] = job.discrete[mask]
+    total = int(adapted.max_adapt_iterations)
+    steps = fit_progress(adapted.fit_steps(job.neural[mask], adapt=True, **kwargs))
+    try:
+        yield from steps
+        yield Progress("embed", total, total, "embedding every frame")
+        embedding = np.asarray(adapted.transform(job.neural), dtype=np.float32)
+    except (RuntimeError, MemoryError) as err:  # torch / out-of-memory → one clear message
+        raise TrainingError(explain_error(err, job.settings)) from err
+    finally:
+        steps.close()  # discards the run when closed part-way
+    return result_for(job, adapted, embedding)
+
+
+def neuron_mismatch(job: TrainingJob, model) -> str | None:
+    """The message for traces whose neuron count is not the model's (``None`` if they match)."""
+    trained = getattr(model, "neurons_per_session_", None) or []
+    neurons = int(job.neural.shape[1])
+    if len(trained) != 1 or trained[0] == neurons:
+        return None
+    return (f"{job.source or 'the traces'} has {neurons} neurons but the model was trained on "
+            f"{trained[0]}; tick 'Adapt to these neurons' to fit a new input layer for them "
+            "(the other layers are kept), or pick traces with the same ROIs.")
+
+
 def embed(job: TrainingJob, model) -> TrainingResult:
     """Embed the job's traces with an already fitted model (no training)."""
     embedding = np.asarray(model.transform(job.neural), dtype=np.float32)

@@ -39,3 +39,27 @@ def test_demo_is_ready_to_train_and_trains(make_napari_viewer, qtbot, tmp_path):
     viewer.screenshot(str(path), canvas_only=False)
     image = QImage(str(path))
     assert image.width() > 300 and image.height() > 300
+
+
+def test_demo_v1_stack_options_parse():
+    args = build_parser().parse_args(
+        ["demo", "--sample", "v1-stack", "--train-steps", "200", "--exit-after-run"])
+    assert (args.sample, args.train_steps, args.exit_after_run) == ("v1-stack", 200, True)
+    assert not build_parser().parse_args(["demo"]).exit_after_run
+
+
+def test_demo_v1_stack_docks_the_four_steps_ready_to_press(make_napari_viewer):
+    from napari_cebra.cli.demo import setup_whole_path
+    from napari_cebra.gui.sample_data import MOVIE_NAME, V1_STACK_NAME
+    from napari_cebra.gui.walkthrough import STEPS
+
+    viewer = make_napari_viewer()
+    widgets = setup_whole_path(viewer, steps=120)
+    assert list(widgets) == list(STEPS) == ["extract", "labels", "train", "decode"]
+    assert set(viewer.window.dock_widgets.values()) >= set(widgets.values())
+    assert {V1_STACK_NAME, MOVIE_NAME} <= {layer.name for layer in viewer.layers}
+    extract = widgets["extract"]
+    assert extract.layer_box.currentText() == V1_STACK_NAME and extract.fs.value() == 10.0
+    assert widgets["train"].iterations.value() == widgets["decode"].iter_spin.value() == 120
+    for key, (_, button) in STEPS.items():
+        assert getattr(widgets[key], button).isEnabled()

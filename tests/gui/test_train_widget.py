@@ -179,10 +179,11 @@ def test_result_stays_bound_when_selection_changes(make_napari_viewer, qtbot):
 def test_bad_settings_show_error_and_widget_stays_usable(make_napari_viewer, qtbot, errors):
     viewer = make_napari_viewer()
     add_session(viewer, n_samples=200)
-    widget = make_widget(viewer, qtbot, batch_size=5000)
+    widget = make_widget(viewer, qtbot)
+    widget.time_offset.setValue(5000)  # longer than the session
     widget.start()
     wait_done(widget, qtbot)
-    assert len(errors) == 1 and "batch_size" in errors[0]
+    assert len(errors) == 1 and "time offset" in errors[0]
     assert widget.pbar is None
     assert widget.train_button.isEnabled() and not widget.cancel_button.isEnabled()
     assert "embedding" not in viewer.layers[0].metadata[META_KEY]

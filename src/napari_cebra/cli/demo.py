@@ -2,6 +2,10 @@
 
 ``--train-steps N --screenshot PATH`` trains N steps through the widget, moves the time
 slider, saves a screenshot of the whole window and exits (for docs and smoke tests).
+``--sample v1-stack`` does one recording the whole way: it docks Extract traces, Attach labels,
+Train CEBRA and Decode movie frames and presses their buttons in order (suite2p on the raw
+stack, its frame labels, CEBRA, decoded frames beside the true ones), each step's output being
+the next one's input; the viewer stays open (``--exit-after-run`` closes it, for tests).
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-SAMPLES = ("hippocampus", "calcium")
+SAMPLES = ("hippocampus", "calcium", "v1-stack")
+WHOLE_PATH = "v1-stack"  # the sample run the whole way: extract, attach, train, decode
 DEMO_LABELS = {"hippocampus": ("position", "direction"), "calcium": ()}
 DEMO_COLOR = {"hippocampus": "position", "calcium": "time"}
 
@@ -23,9 +28,14 @@ def register(subparsers) -> None:
         "synthetic session loaded (generated offline in seconds). Press Train.",
     )
     p.add_argument("--sample", choices=SAMPLES, default="hippocampus",
-                   help="hippocampus: place cells + position/direction; calcium: a movie")
+                   help="hippocampus: place cells + position/direction; calcium: a movie; "
+                   "v1-stack: a raw V1 stack run the whole way to decoded movie frames")
     p.add_argument("--train-steps", type=int, default=None, metavar="N",
-                   help="train N steps right away; with --screenshot, exit when done")
+                   help="train N steps right away; with --screenshot, exit when done "
+                   "(v1-stack: Train's and Decode's iterations)")
+    p.add_argument("--exit-after-run", action="store_true",
+                   help="v1-stack: close napari once the four steps are done (exit 0) or one "
+                   "failed (exit 1)")
     p.add_argument("--screenshot", default=None, metavar="PATH",
                    help="save a PNG of the window (after training, if asked) and exit")
     p.add_argument("--frame", type=int, default=None, help="time frame to show")
@@ -67,6 +77,51 @@ def train_and_wait(train, steps: int, timeout_s: float = 600.0) -> bool:
     return not train.running and train.result is not None
 
 
+def setup_whole_path(viewer, steps: int | None = None) -> dict:
+    """Open the V1 stack sample and dock the four step widgets; returns step → widget.
+
+    ``steps``: Train's and Decode's iterations (default: the widgets' own).
+    """
+    from napari_cebra.gui.walkthrough import dock_steps
+    from napari_cebra.runtime import hide_triton
+
+    hide_triton()
+    viewer.open_sample("napari-cebra", WHOLE_PATH)
+    widgets = dock_steps(viewer)
+    if steps:
+        widgets["train"].iterations.setValue(steps)
+        widgets["decode"].iter_spin.setValue(steps)
+    return widgets
+
+
+def whole_path(viewer, args: argparse.Namespace) -> int:
+    """Press Extract, Attach labels, Train and Decode; leave the decoded frames on screen."""
+    import napari
+
+    from napari_cebra.gui.walkthrough import pump, run_steps, save_screenshot
+
+    widgets = setup_whole_path(viewer, args.train_steps)
+    pump(0.5)  # show the window before suite2p starts
+    try:
+        run_steps(widgets)
+    except RuntimeError as err:
+        print(f"napari-cebra demo: {err}", file=sys.stderr)
+        if args.exit_after_run or args.screenshot:
+            viewer.close()
+            return 1
+        napari.run()
+        return 1
+    print(widgets["decode"].status.text(), file=sys.stderr)
+    if args.screenshot:
+        save_screenshot(viewer, args.screenshot)
+        print(f"screenshot: {args.screenshot}", file=sys.stderr)
+    if args.exit_after_run or args.screenshot:
+        viewer.close()
+        return 0
+    napari.run()
+    return 0
+
+
 def check_display() -> None:
     """Fail with advice, not a Qt abort, when there is no screen to open napari on."""
     import os
@@ -97,6 +152,8 @@ def handler(args: argparse.Namespace) -> int:
     viewer = napari.Viewer(title="napari-cebra demo")
     width, height = (int(v) for v in args.size.lower().split("x"))
     viewer.window.resize(width, height)
+    if args.sample == WHOLE_PATH:
+        return whole_path(viewer, args)
     train, view = setup(viewer, args.sample)
     if args.train_steps:
         if not train_and_wait(train, args.train_steps):

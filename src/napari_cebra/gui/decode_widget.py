@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.contracts import embedding_record, has_traces, time_axis_of, traces_of
-from napari_cebra.gui import registry
+from napari_cebra.gui import registry, session_flow
 from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.frame_plot import FramePlot
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
@@ -96,6 +96,11 @@ class DecodeWidget(RunsJobs, QWidget):
         self._connect()
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
         self.refresh_layers()
+        session_flow.follow_latest(self.viewer, self)  # the session's traces, movie, model
+
+    def follow_session(self, role: str, output) -> None:
+        """New traces or a newly trained model become the input (see session_flow)."""
+        session_flow.decode_follows(self, role, output)
 
     def _make_inputs(self) -> None:
         self.traces_box = QComboBox()
@@ -333,6 +338,8 @@ class DecodeWidget(RunsJobs, QWidget):
         cont = {name: np.asarray(labels[name], dtype=np.float64)
                 for name in _ticked(self.continuous_list)}
         test = int(self.test_box.currentText())
+        if self.model_box.currentText() == FROM_TRAIN_WIDGET:
+            session_flow.check_model_unseen(registry.find(self.viewer, "train"), repeat, test)
         n_train = int(np.isin(repeat, train).sum()) if train else int((repeat != test).sum())
         return dict(
             model=self._model(), labels=self.labels_box.currentText(),

@@ -29,7 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.gui import registry
+from napari_cebra.gui import registry, session_flow
 from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.imaging.output_folders import default_output_dir
@@ -113,6 +113,7 @@ class ExtractWidget(RunsJobs, QWidget):
 
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
+        self.layer_box.currentIndexChanged.connect(self._on_layer_changed)
         self.file_button.clicked.connect(self._browse_file)
         self.out_button.clicked.connect(self._browse_out)
         follow_layers(self.viewer, self.refresh_layers)
@@ -127,7 +128,15 @@ class ExtractWidget(RunsJobs, QWidget):
         ]
 
     def refresh_layers(self, event=None) -> None:
-        refill_layers(self.layer_box, self.stack_layers())
+        layers = self.stack_layers()  # a stack carrying frame labels first (session_flow)
+        if refill_layers(self.layer_box, layers, prefer=session_flow.preferred_stack(layers)):
+            self._on_layer_changed()
+
+    def _on_layer_changed(self, *_) -> None:
+        """A stack that carries its frame rate (frame labels) sets the frame rate."""
+        fs = session_flow.carried_fs(self.selected_layer())
+        if fs:
+            self.fs.setValue(fs)
 
     def selected_layer(self) -> Image | None:
         name = self.layer_box.currentText()
@@ -223,6 +232,8 @@ class ExtractWidget(RunsJobs, QWidget):
         self.status.setText(
             f"{n} ROIs ({cells} cells) from {job['name']!r} → {session.suite2p.plane_dir}"
         )
+        source = layer if layer is not None and layer in self.viewer.layers else None
+        session_flow.extracted(self.viewer, source, added[-1])  # the next steps' input
         self.extracted.emit(added[-1])
 
     # ------------------------------------------------------------------ dialogs

@@ -3,11 +3,14 @@
 Load a CSV/NPY, declare each column (continuous, discrete, time, or ignore), give the labels'
 rate if they were sampled differently; the labels are resampled onto the imaging frames and
 stored in the layer's ``metadata["napari_cebra"]["labels"/"label_kinds"]`` for training.
+A traces layer just extracted from a stack that carries frame labels (the V1 stack sample) is
+picked and its labels are offered, declared, before any file (see ``session_flow``).
 """
 
 from __future__ import annotations
 
 import napari
+import numpy as np
 from napari.layers import Layer
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
@@ -26,7 +29,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra.contracts import traces_of
-from napari_cebra.gui import registry
+from napari_cebra.gui import registry, session_flow
 from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
@@ -77,6 +80,7 @@ class LabelsWidget(QWidget):
         self.attach_button.clicked.connect(self.attach)
         follow_layers(self.viewer, self.refresh_layers)
         self.refresh_layers()
+        session_flow.follow_latest(self.viewer, self)
 
     def trace_layers(self) -> list[Layer]:
         return traces_layers(self.viewer)
@@ -95,15 +99,39 @@ class LabelsWidget(QWidget):
             self.status.setText(f"Not loaded: {err}")
             return False
         self.file_edit.setText(str(path))
+        self._fill_table()
+        n = len(next(iter(self.columns.values())))
+        self.status.setText(f"{len(self.columns)} columns × {n} rows; declare the kinds.")
+        return True
+
+    def _fill_table(self, kinds: dict[str, str] | None = None) -> None:
         self.table.setRowCount(len(self.columns))
         for i, name in enumerate(self.columns):
             self.table.setItem(i, 0, QTableWidgetItem(name))
             box = QComboBox()
             box.addItems(list(ROLES))
+            box.setCurrentText((kinds or {}).get(name, "ignore"))
             self.table.setCellWidget(i, 1, box)
-        n = len(next(iter(self.columns.values())))
-        self.status.setText(f"{len(self.columns)} columns × {n} rows; declare the kinds.")
-        return True
+
+    def follow_session(self, role: str, layer) -> None:
+        """New traces from Extract: pick them, and offer the frame labels their stack carried
+        (declared, one row per frame) unless they are attached already or a file is loaded."""
+        if role != "traces":
+            return
+        self.layer_box.setCurrentText(layer.name)
+        carried = session_flow.carried_labels(layer)
+        record = traces_of(layer.metadata) or {}
+        if carried is None or self.file_edit.text().strip():
+            return
+        if set(carried["labels"]) <= set(record.get("labels") or {}):
+            self.status.setText(f"{layer.name!r} has its frame labels "
+                                f"({', '.join(carried['labels'])}); load a file to add more.")
+            return
+        self.columns = {k: np.asarray(v) for k, v in carried["labels"].items()}
+        self._fill_table(carried.get("label_kinds"))
+        self.rate.setValue(0.0)  # one row per imaging frame
+        self.status.setText(f"Frame labels from the stack ({', '.join(self.columns)}), "
+                            f"declared; press Attach labels to put them on {layer.name!r}.")
 
     def set_kind(self, column: str, role: str) -> None:
         for i in range(self.table.rowCount()):
@@ -142,6 +170,7 @@ class LabelsWidget(QWidget):
             return
         meta.setdefault("labels", {}).update(labels.columns)
         meta.setdefault("label_kinds", {}).update(labels.kinds)
+        session_flow.hand_on(self.viewer, "traces", self.viewer.layers[name])  # Train, Decode
         self.status.setText(f"Attached {', '.join(labels.kinds)} to {name!r} ({n_frames} frames).")
 
     def _browse(self) -> None:

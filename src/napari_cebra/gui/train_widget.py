@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 
 from napari_cebra import model_files, pipeline
 from napari_cebra.contracts import LABEL_KINDS, label_columns_of, traces_of
-from napari_cebra.gui import registry
+from napari_cebra.gui import registry, session_flow
 from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_blocking_job
 from napari_cebra.gui.layers import (
@@ -120,6 +120,7 @@ class TrainWidget(RunsJobs, QWidget):
         self.warm_up.start()
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.status.setText)
         self.destroyed.connect(self.jobs.stop_when_closed)  # napari closed mid-run
+        session_flow.follow_latest(self.viewer, self)  # traces extracted before it opened
 
     def _make_inputs(self) -> None:
         self.traces_box = QComboBox()
@@ -175,6 +176,11 @@ class TrainWidget(RunsJobs, QWidget):
         self.embed_button = QPushButton("Embed")
         self.embed_button.setEnabled(False)
         self.embed_button.setToolTip("Embed the chosen traces with the trained/loaded model.")
+        self.adapt_box = QCheckBox("Adapt to these neurons")
+        self.adapt_box.setToolTip(
+            "Embed fits a new input layer for the chosen traces first (for another recording, "
+            "e.g. a different neuron count), keeping the model's other layers; the ticked "
+            "labels drive it. The model's 'max_adapt_iterations' steps (default 500).")
         self.loss_curve = LossCurve()
         self.status = QLabel("Pick traces, then press Train.")
         self.status.setWordWrap(True)
@@ -214,6 +220,7 @@ class TrainWidget(RunsJobs, QWidget):
         buttons.addWidget(self.save_button, 1, 0)
         buttons.addWidget(self.load_button, 1, 1)
         buttons.addWidget(self.embed_button, 1, 2)
+        buttons.addWidget(self.adapt_box, 2, 0, 1, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(params)
@@ -248,6 +255,10 @@ class TrainWidget(RunsJobs, QWidget):
     def selected_layer(self) -> Layer | None:
         name = self.traces_box.currentText()
         return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    def follow_session(self, role: str, output) -> None:
+        """New traces from Extract / Attach labels become the input (see session_flow)."""
+        session_flow.train_follows(self, role, output)
 
     def select_layer(self, layer: Layer | str) -> None:
         name = layer if isinstance(layer, str) else layer.name
@@ -378,11 +389,29 @@ class TrainWidget(RunsJobs, QWidget):
         except (ValueError, TypeError) as err:
             show_error(str(err))
             return
+        if self.adapt_box.isChecked():
+            self._adapt(layer, job)
+            return
+        mismatch = pipeline.neuron_mismatch(job, self.model)
+        if mismatch is not None:
+            show_error(mismatch)
+            return
         self.status.setText(f"Embedding {layer.name!r}…")
         self.jobs.start(run_blocking_job(pipeline.embed, job, self.model),
                         desc=f"embed {layer.name}",
                         on_result=lambda result: self._bind(result, layer),
                         error=lambda err: "Embedding failed: "
+                        + pipeline.explain_error(err, job.settings))
+
+    def _adapt(self, layer: Layer, job: pipeline.TrainingJob) -> None:
+        """Fit a new input layer for ``layer``'s neurons on a worker, then embed it."""
+        self.loss_curve.reset(int(self.model.max_adapt_iterations))
+        self.status.setText(f"Adapting the model to {layer.name!r} "
+                            f"({job.neural.shape[1]} neurons)…")
+        self.jobs.start(pipeline.adapt(job, self.model), desc=f"adapt to {layer.name}",
+                        on_progress=self._on_progress,
+                        on_result=lambda result: self._bind(result, layer),
+                        error=lambda err: "Adapting failed: "
                         + pipeline.explain_error(err, job.settings))
 
     def _set_busy(self, busy: bool) -> None:
@@ -414,6 +443,7 @@ class TrainWidget(RunsJobs, QWidget):
         loss = f", final loss {result.loss[-1]:.4f}" if result.loss else ""
         self.status.setText(f"Embedding of {layer.name!r}: {result.embedding.shape[0]} frames × "
                             f"{result.embedding.shape[1]} dims{loss}.")
+        session_flow.hand_on(self.viewer, "model", self)  # Decode uses it next
         self.trained.emit(result)
 
     # ------------------------------------------------------------------ files

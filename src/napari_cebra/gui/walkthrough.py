@@ -1,0 +1,110 @@
+"""The four steps of one recording pressed through the docked widgets (demo, screenshots).
+
+Extract traces → Attach labels → Train CEBRA → Decode movie frames: each press waits for its
+job; what it makes is the next widget's input (see :mod:`napari_cebra.gui.session_flow`), so
+no layer is picked by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: step key → (the plugin's widget name, its button's attribute)
+STEPS: dict[str, tuple[str, str]] = {
+    "extract": ("Extract traces (suite2p)", "run_button"),
+    "labels": ("Attach labels", "attach_button"),
+    "train": ("Train CEBRA", "train_button"),
+    "decode": ("Decode movie frames", "run_button"),
+}
+
+
+def dock_steps(viewer: Any) -> dict[str, Any]:
+    """Dock the four step widgets (tabbed on the right); returns step key → widget."""
+    widgets, first = {}, None
+    for key, (name, _) in STEPS.items():
+        dock, widget = viewer.window.add_plugin_dock_widget("napari-cebra", name,
+                                                            tabify=first is not None)
+        widget.dock = dock
+        first = first or dock
+        widgets[key] = widget
+    show_step(widgets, "extract")
+    return widgets
+
+
+def show_step(widgets: dict[str, Any], key: str) -> None:
+    """Bring the step's tab to the front."""
+    dock = getattr(widgets[key], "dock", None)
+    if dock is not None:
+        dock.show()
+        dock.raise_()
+
+
+def pump(seconds: float = 0.0) -> None:
+    """Process Qt events for ``seconds`` (at least once)."""
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    end = time.monotonic() + seconds
+    while True:
+        app.processEvents()
+        if time.monotonic() >= end:
+            return
+        time.sleep(0.01)
+
+
+def press(widgets: dict[str, Any], key: str, timeout_s: float = 900.0) -> None:
+    """Press step ``key``'s button and wait for its job; ``RuntimeError`` with the widget's
+    status when it made nothing."""
+    widget = widgets[key]
+    show_step(widgets, key)
+    before = _made(widget, key)
+    getattr(widget, STEPS[key][1]).click()
+    deadline = time.monotonic() + timeout_s
+    while getattr(widget, "running", False) and time.monotonic() < deadline:
+        pump(0.02)
+    pump()
+    if getattr(widget, "running", False):
+        widget.cancel()
+        raise RuntimeError(f"{STEPS[key][0]}: still running after {timeout_s:.0f} s")
+    after = _made(widget, key)
+    if after is None or (after == before if key == "labels" else after is before):
+        raise RuntimeError(f"{STEPS[key][0]}: {widget.status.text()}")
+
+
+def _made(widget: Any, key: str) -> Any:
+    from napari_cebra.contracts import traces_of
+    from napari_cebra.gui import session_flow
+
+    if key == "extract":
+        return session_flow.latest(widget.viewer, "traces")
+    if key == "labels":
+        layer = session_flow.latest(widget.viewer, "traces")
+        record = traces_of(layer.metadata) if layer is not None else None
+        return tuple(record.get("labels") or ()) or None if record is not None else None
+    return widget.result if key == "train" else widget.report
+
+
+def run_steps(widgets: dict[str, Any], after: Callable[[str], Any] | None = None,
+              timeout_s: float = 900.0) -> None:
+    """Press the four buttons in order; ``after(key)`` runs once each step is done."""
+    for key in STEPS:
+        press(widgets, key, timeout_s)
+        if after is not None:
+            after(key)
+
+
+def save_screenshot(viewer: Any, path, *, overwrite: bool = False) -> None:
+    """The whole window (canvas, docks) as a PNG, written whole or not at all."""
+    import io
+
+    import imageio.v3 as iio
+
+    from napari_cebra.files import atomic_write
+
+    pump(0.3)  # let docks lay out and canvases draw
+    buffer = io.BytesIO()
+    iio.imwrite(buffer, viewer.screenshot(canvas_only=False), extension=".png")
+    with atomic_write(path, "wb", overwrite=overwrite, what="screenshot") as fh:
+        fh.write(buffer.getvalue())

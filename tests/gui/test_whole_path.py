@@ -1,0 +1,108 @@
+"""One recording the whole way in napari: the V1 stack sample → suite2p → CEBRA → decoded
+frames, by pressing Extract, Attach labels, Train and Decode in order (no layer picked)."""
+
+import numpy as np
+import pytest
+
+from napari_cebra.contracts import traces_of
+from napari_cebra.gui import session_flow
+from napari_cebra.gui.model_source import FROM_TRAIN_WIDGET
+from napari_cebra.gui.sample_data import MOVIE_NAME, V1_STACK_NAME
+
+
+def _press(qtbot, widget, button, timeout=240_000):
+    button.click()
+    qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
+
+
+def test_four_buttons_take_the_v1_stack_to_decoded_frames(make_napari_viewer, qtbot, tmp_path):
+    from napari_cebra.gui.decode_widget import DecodeWidget
+    from napari_cebra.gui.extract_widget import ExtractWidget
+    from napari_cebra.gui.labels_widget import LabelsWidget
+    from napari_cebra.gui.train_widget import TrainWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-cebra", "v1-stack")
+    stack = viewer.layers[V1_STACK_NAME]
+    carried = stack.metadata[session_flow.FRAME_LABELS]
+    extract, labels, train = ExtractWidget(viewer), LabelsWidget(viewer), TrainWidget(viewer)
+    for name, widget in (("extract", extract), ("labels", labels), ("train", train)):
+        viewer.window.add_dock_widget(widget, name=name)
+    # Extract offers the stack (not the stimulus movie) at the frame rate the stack carries
+    assert extract.layer_box.currentText() == V1_STACK_NAME
+    assert extract.fs.value() == carried["fs"] == 10.0
+    extract.out_edit.setText(str(tmp_path / "s2p"))  # keep the run out of the temp folder
+
+    # 1. Extract: the ROI layer it makes is every step's input, carrying the stack's labels
+    _press(qtbot, extract, extract.run_button)
+    rois = session_flow.latest(viewer, "traces")
+    assert rois is not None and rois.name == f"{V1_STACK_NAME} ROIs", extract.status.text()
+    record = traces_of(rois.metadata)
+    n_frames = stack.data.shape[0]
+    assert record["traces"].shape[0] == n_frames and record["traces"].shape[1] >= 40
+    assert record["movie_layer"] == MOVIE_NAME and not record.get("labels")
+    assert labels.layer_box.currentText() == rois.name == train.traces_box.currentText()
+
+    # 2. Attach labels: the stack's frame labels are offered, declared; one press attaches
+    assert labels.declared() == ({"frame_id": "discrete", "repeat": "discrete",
+                                  "running_speed": "continuous"}, None)
+    labels.attach_button.click()
+    np.testing.assert_array_equal(record["labels"]["frame_id"], carried["labels"]["frame_id"])
+    assert record["label_kinds"]["repeat"] == "discrete"
+
+    # a Decode widget opened now catches up: the extracted traces and the linked movie
+    decode = DecodeWidget(viewer)
+    viewer.window.add_dock_widget(decode, name="decode")
+    assert (decode.traces_box.currentText(), decode.movie_box.currentText()) == (
+        rois.name, MOVIE_NAME)
+    assert (decode.frame_box.currentText(), decode.repeat_box.currentText()) == (
+        "frame_id", "repeat")
+    assert (decode.test_box.currentText(), decode.val_box.currentText()) == ("5", "4")
+
+    # 3. Train: frame_id ticked, the last two repeats (validation, test) held out
+    assert train.label_columns() == ("frame_id",) and train.output_dim.value() == 8
+    assert train.test_fraction.value() >= 2 / 6
+    train.iterations.setValue(300)  # short runs for the test; every choice stays the default
+    decode.iter_spin.setValue(100)
+    _press(qtbot, train, train.train_button)
+    assert train.result is not None and train.result.source == rois.name, train.status.text()
+    assert decode.model_box.currentText() == FROM_TRAIN_WIDGET
+
+    # 4. Decode with that model: decoded frames beside the true ones, on the stack's time axis
+    _press(qtbot, decode, decode.run_button)
+    report = decode.report
+    assert report is not None, decode.status.text()
+    cebra = report.result("cebra")
+    assert cebra.accuracy > 2 * report.chance, (cebra.accuracy, report.chance)
+    decoded, true = decode.result_layers["decoded"], decode.result_layers["true"]
+    test = np.flatnonzero(carried["labels"]["repeat"] == 5)
+    assert decoded.data.shape[0] == len(test) == true.data.shape[0]
+    assert decoded.translate[0] == test[0] and decoded.scale[0] == 1.0  # stack frame = time
+    movie = viewer.layers[MOVIE_NAME].data
+    np.testing.assert_array_equal(true.data, movie[carried["labels"]["frame_id"][test]])
+    np.testing.assert_array_equal(decoded.data, movie[cebra.prediction])
+    viewer.dims.set_current_step(0, int(test[10]))
+    assert viewer.dims.current_step[0] == test[10] < stack.data.shape[0]
+    np.testing.assert_array_equal(decoded._data_view, movie[cebra.prediction[10]])
+
+
+def test_decode_refuses_a_train_model_that_saw_the_test_repeat():
+    from napari_cebra.gui.session_flow import check_model_unseen, held_out_fraction
+
+    repeat = np.repeat(np.arange(6), 100)
+    assert held_out_fraction(repeat) == pytest.approx(2 / 6)
+    assert held_out_fraction(np.repeat([0, 1], 50)) == 0.0  # nothing left to train on
+
+    class Settings:
+        test_fraction = 0.1
+
+    class Result:
+        settings = Settings()
+
+    class Train:
+        result = Result()
+
+    with pytest.raises(ValueError, match="test repeat 5.*Test fraction' ≥ 0.34"):
+        check_model_unseen(Train(), repeat, 5)
+    Settings.test_fraction = 0.34
+    check_model_unseen(Train(), repeat, 5)
