@@ -48,11 +48,35 @@ def check_target(path: PathLike, *, overwrite: bool = False, what: str = "output
     return path
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it, racing threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def _temporary(path: Path) -> Path:
-    """A new, empty, hidden file beside ``path`` (same suffix, so libraries keep the name)."""
+    """A new, empty, hidden file beside ``path`` (same suffix, so libraries keep the name).
+
+    ``mkstemp`` makes it private (0600); it gets the permissions a plain ``open`` would give
+    (0666 less the umask), or those of the file it replaces, so colleagues can read results.
+    """
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}",
                                 dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
+    try:
+        try:
+            mode = path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~_umask()
+        except OSError:
+            mode = 0o666 & ~_umask()
+        with contextlib.suppress(OSError):  # e.g. a file system without POSIX modes
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
     return Path(name)
 
 

@@ -129,3 +129,24 @@ def test_an_npy_write_failing_half_way_leaves_no_file(tmp_path, monkeypatch, unc
 def test_a_label_name_no_file_can_hold_is_refused_before_writing(tmp_path, name, unchanged):
     with unchanged(), pytest.raises(ValueError, match=r"cannot name a column: use non-empty text"):
         save_embedding(tmp_path / "e.h5", EMB, labels={name: np.ones(50)})
+
+
+def test_written_files_get_the_usual_permissions_not_private_ones(tmp_path):
+    """A lab shares results: a new file is 0666 less the umask (as ``open`` makes it), and a
+    file replaced with ``overwrite`` keeps its own mode."""
+    import os
+    import stat
+
+    from napari_cebra.files import write_text
+
+    old = os.umask(0o027)
+    try:
+        new = write_text(tmp_path / "report.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640
+    kept = tmp_path / "shared.json"
+    kept.write_text("old")
+    kept.chmod(0o664)
+    write_text(kept, "new", overwrite=True)
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o664 and kept.read_text() == "new"
