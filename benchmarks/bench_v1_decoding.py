@@ -3,6 +3,11 @@
     python benchmarks/bench_v1_decoding.py                      # 10 repeats × 30 s, 200 cells
     python benchmarks/bench_v1_decoding.py --consistency        # + multi-session consistency
     python benchmarks/bench_v1_decoding.py --iterations 50 --repeats 3 --seconds 10 --batch-size 128
+    python benchmarks/bench_v1_decoding.py --paired 10 --neurons 400 --iterations 500
+
+``--paired N``: N paired runs on the same session, seeds 0..N-1 (the seed of both engines'
+training; the data stay those of ``--seed``), same iterations; per pair the ±1 s frame-ID
+accuracy of each, then the mean difference with a paired t-test and a sign test.
 
 Both engines train with the same settings (offset10-model, time_delta, continuous labels = PCA
 features of the frame on screen) on repeats 1–9 and embed every repeat separately; the same
@@ -70,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--consistency-only", action="store_true", help="skip the frame decoding")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads for both engines (1: fair and fast on a busy machine)")
+    p.add_argument("--paired", type=int, default=0, metavar="N",
+                   help="N paired seeded runs (ours vs reference) and a paired t-test")
     p.add_argument("--out", type=Path, default=None, help="JSON report (default: "
                    "benchmarks/results/v1_decoding_<time>.json)")
     args = p.parse_args(argv)
@@ -91,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{out_path} exists; choose another --out.", file=sys.stderr)
         return 1
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    if args.paired:
+        return paired(args, out_path)
 
     start = time.perf_counter()
     s = v1_session(n_repeats=args.repeats, movie_seconds=args.seconds, n_neurons=args.neurons,
@@ -157,6 +166,73 @@ def main(argv: list[str] | None = None) -> int:
     if args.consistency:
         run_consistency_of(s, args, params, data)
     _write(data, out_path)
+    return 0
+
+
+def paired_statistics(ours: list[float], reference: list[float]) -> dict:
+    """Mean difference (ours − reference), its 95 % CI, paired t-test and two-sided sign test."""
+    from scipy import stats
+
+    diff = np.asarray(ours, float) - np.asarray(reference, float)
+    out = {"n": int(diff.size), "mean_ours": float(np.mean(ours)),
+           "mean_reference": float(np.mean(reference)), "mean_difference": float(diff.mean()),
+           "wins_ours": int((diff > 0).sum()), "wins_reference": int((diff < 0).sum())}
+    if diff.size > 1:
+        sd = float(diff.std(ddof=1))
+        half = float(stats.t.ppf(0.975, diff.size - 1)) * sd / np.sqrt(diff.size)
+        out.update(sd_difference=sd, ci95=[out["mean_difference"] - half,
+                                           out["mean_difference"] + half],
+                   t_test_p=float(stats.ttest_rel(ours, reference).pvalue) if sd > 0 else 1.0)
+    decided = out["wins_ours"] + out["wins_reference"]
+    out["sign_test_p"] = (float(stats.binomtest(out["wins_ours"], decided).pvalue)
+                          if decided else 1.0)
+    return out
+
+
+def paired(args, out_path: Path) -> int:
+    """``--paired N``: same data, seeds 0..N-1, ours and the reference decoded the same way."""
+    from napari_cebra.analysis.frame_decoding import DEFAULT_CEBRA, frame_decoding_steps
+    from napari_cebra.files import write_json
+    from napari_cebra.progress import drain
+    from napari_cebra.synthetic.v1 import v1_session
+
+    s = v1_session(n_repeats=args.repeats, movie_seconds=args.seconds, n_neurons=args.neurons,
+                   seed=args.seed)
+    from napari_cebra.analysis.frame_decoding import cebra_labels, split_repeats
+
+    train, _, _ = split_repeats(s.repeat)
+    train_idx = np.flatnonzero(np.isin(s.repeat, train))
+    y = cebra_labels("movie", s.frame_id, s.movie)
+    base = {**DEFAULT_CEBRA, "max_iterations": args.iterations,
+            "output_dimension": args.output_dimension, "batch_size": args.batch_size,
+            "device": "cpu"}
+    runs = []
+    for seed in range(args.paired):
+        embed, ref_s = reference_embedder(base, s.neural[train_idx], y[train_idx], s.neural,
+                                          seed)
+        start = time.perf_counter()
+        report = drain(frame_decoding_steps(
+            s.neural, s.frame_id, s.repeat, s.fs, movie=s.movie,
+            cebra_params={**base, "seed": seed}, labels="movie", baselines=(), controls=(),
+            extra={"reference cebra": embed}, seed=seed, progress_every=10**9))
+        acc = {r.name: r.accuracy for r in report.results}
+        ours_name = next(r.name for r in report.results if r.kind != "reference")
+        runs.append({"seed": seed, "ours": acc[ours_name], "reference": acc["reference cebra"],
+                     "reference_fit_s": ref_s, "ours_fit_and_decode_s":
+                     time.perf_counter() - start})
+        print(f"seed {seed}: ours {acc[ours_name]:.1%}  reference "
+              f"{acc['reference cebra']:.1%}", flush=True)
+    stats_ = paired_statistics([r["ours"] for r in runs], [r["reference"] for r in runs])
+    print(f"\nmean ±1 s accuracy: ours {stats_['mean_ours']:.1%}, reference "
+          f"{stats_['mean_reference']:.1%}; difference {stats_['mean_difference']:+.2%} "
+          f"(95 % CI {stats_.get('ci95', [np.nan, np.nan])[0]:+.2%} … "
+          f"{stats_.get('ci95', [np.nan, np.nan])[1]:+.2%}), paired t-test p = "
+          f"{stats_.get('t_test_p', float('nan')):.3f}, sign test "
+          f"{stats_['wins_ours']}:{stats_['wins_reference']} p = {stats_['sign_test_p']:.3f}")
+    write_json(out_path, {"mode": "paired", "session": s.params, "settings": base,
+                          "threads": __import__("torch").get_num_threads(), "runs": runs,
+                          "statistics": stats_}, what="benchmark report")
+    print(f"wrote {out_path}")
     return 0
 
 

@@ -25,10 +25,15 @@ def test_chunked_transform_still_equals_one_pass(fitted):
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", [X.astype(np.complex64), X.astype(object)])
+@pytest.mark.parametrize("bad", [X.astype(np.complex64), np.full(X.shape, "n/a", dtype=object)])
 def test_transform_refuses_complex_and_object_arrays(fitted, bad):
     with pytest.raises(TypeError, match="must hold real numbers"):
         fitted.transform(bad)
+
+
+def test_transform_takes_numbers_boxed_as_objects(fitted):
+    """As scikit-learn expects: an object array of numbers is numbers."""
+    np.testing.assert_array_equal(fitted.transform(X.astype(object)), fitted.transform(X))
 
 
 def test_fit_refuses_complex_arrays():

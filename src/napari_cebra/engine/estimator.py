@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Generator
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
 from napari_cebra.analysis.metrics import goodness_of_fit_bits
 
@@ -23,16 +26,22 @@ NEGATIVES = ("batch", "independent")
 _PARAMS = ("model_architecture", "batch_size", "output_dimension", "num_hidden_units",
            "learning_rate", "temperature", "temperature_mode", "min_temperature",
            "time_offsets", "conditional", "delta", "prior", "max_iterations", "distance",
-           "hybrid", "device", "seed", "negatives")
+           "hybrid", "device", "seed", "negatives", "max_adapt_iterations")
 
 
-class CEBRA:
+class CEBRA(TransformerMixin, BaseEstimator):
     """Consistent EmBeddings of high-dimensional Recordings using Auxiliary variables.
 
     ``fit(neural)`` trains CEBRA-Time; ``fit(neural, behaviour)`` (continuous labels) or
     ``fit(neural, discrete=classes)`` trains CEBRA-Behaviour; ``hybrid=True`` adds the time
     objective. A list of recordings (with a list of labels) trains one encoder per session
     into a shared embedding space.
+
+    It is a scikit-learn transformer (``Pipeline``, ``GridSearchCV``, ``clone``): ``fit(X, y)``
+    takes ``y`` as labels — floats are continuous, 1-D integers are classes (sklearn's
+    convention); ``continuous=`` / ``discrete=`` declare them explicitly. ``fit(X, y,
+    adapt=True)`` fits a fresh input layer for another recording's neurons and keeps every
+    other trained layer (see :meth:`fit`).
     """
 
     def __init__(self, model_architecture: str = "offset10-model", batch_size: int | None = 512,
@@ -42,7 +51,7 @@ class CEBRA:
                  time_offsets: int = 10, conditional: str = "time_delta", delta: float = 0.1,
                  prior: str = "empirical", max_iterations: int = 5000, distance: str = "cosine",
                  hybrid: bool = False, device: str = "auto", seed: int | None = None,
-                 negatives: str = "independent"):
+                 negatives: str = "independent", max_adapt_iterations: int = 500):
         self.model_architecture = model_architecture
         self.batch_size = batch_size
         self.output_dimension = output_dimension
@@ -61,10 +70,33 @@ class CEBRA:
         self.device = device
         self.seed = seed
         self.negatives = negatives
-        self.is_fitted_ = False
-        self.loss_history_: list[float] = []
+        self.max_adapt_iterations = max_adapt_iterations
 
     # -- sklearn conventions ----------------------------------------------------------------
+    @property
+    def is_fitted_(self) -> bool:
+        return "encoders_" in self.__dict__
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted_
+
+    @property
+    def loss_history_(self) -> list[float]:
+        """The loss of every training step of the last fit (empty before fitting)."""
+        return self.__dict__.get("_loss_history", [])
+
+    @loss_history_.setter
+    def loss_history_(self, value: list[float]) -> None:
+        self._loss_history = list(value)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.seed is None  # a fixed seed gives the same model
+        tags.input_tags.sparse = False
+        tags.target_tags.required = False  # labels are optional (CEBRA-Time without them)
+        tags.transformer_tags.preserves_dtype = ["float32"]  # embeddings are float32
+        return tags
+
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in _PARAMS}
 
@@ -97,7 +129,8 @@ class CEBRA:
         if self.distance not in DISTANCES:
             raise ValueError(f"distance={self.distance!r} is unknown; use one of "
                              f"{', '.join(DISTANCES)}.")
-        for name in ("output_dimension", "num_hidden_units", "max_iterations", "time_offsets"):
+        for name in ("output_dimension", "num_hidden_units", "max_iterations", "time_offsets",
+                     "max_adapt_iterations"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer.")
@@ -116,7 +149,9 @@ class CEBRA:
         if behaviour is not None and continuous is not None:
             raise TypeError("pass continuous labels once: either positionally (behaviour) or as "
                             "continuous=..., not both.")
-        multi = isinstance(neural, (list, tuple))
+        multi = _is_multi_session(neural)
+        if continuous is None and discrete is None and _are_classes(behaviour, multi):
+            behaviour, discrete = None, behaviour  # sklearn's convention: integer y = classes
         recordings = list(neural) if multi else [neural]
         if multi and not recordings:
             raise ValueError("neural is an empty list; pass one (time, neurons) array per session.")
@@ -169,18 +204,26 @@ class CEBRA:
         return sessions, multi
 
     # -- training ---------------------------------------------------------------------------
-    def fit_steps(self, neural, behaviour=None, *, continuous=None, discrete=None
-                  ) -> Generator[TrainingStep, None, CEBRA]:
+    def fit_steps(self, neural, y=None, *, continuous=None, discrete=None,
+                  adapt: bool = False, behaviour=None) -> Generator[TrainingStep, None, CEBRA]:
         """Train step by step: yields a :class:`TrainingStep` per step, returns ``self``.
 
         Closing the generator before the end (``gen.close()``, or dropping it) discards the
-        run and leaves this model exactly as it was.
+        run and leaves this model exactly as it was. ``adapt=True``: see :meth:`fit`.
         """
         self._check_params()
+        behaviour = _one_of(behaviour, y)
         sessions, multi = self._sessions_input(neural, behaviour, continuous, discrete)
+        if adapt and self.is_fitted_:
+            if multi or len(self.encoders_) > 1:
+                raise ValueError("adapt=True fits one new input layer for one recording; it "
+                                 "needs a single-session model and a single recording.")
+            return self._train(sessions, multi, adapt_from=self.encoders_[0])
         return self._train(sessions, multi)
 
-    def _train(self, sessions, multi) -> Generator[TrainingStep, None, CEBRA]:
+    def _train(self, sessions, multi, adapt_from=None) -> Generator[TrainingStep, None, CEBRA]:
+        import copy
+
         import torch
 
         from .device import resolve_device
@@ -196,38 +239,48 @@ class CEBRA:
             torch.manual_seed(seed)
             encoders = [make_model(self.model_architecture, x.shape[1], self.num_hidden_units,
                                    self.output_dimension) for x, _ in sessions]
-        receptive_field = encoders[0].receptive_field
+        if adapt_from is not None:
+            _keep_all_but_first_layer(adapt_from, encoders[0])
         before, after = encoders[0].offset
         smallest = min(x.shape[0] for x, _ in sessions)
-        if smallest < max(receptive_field, self.time_offsets + 1, 2):
-            raise ValueError(f"neural has only {smallest} time points; {self.model_architecture} "
-                             f"needs more than max(receptive field {receptive_field}, "
-                             f"time_offsets {self.time_offsets}). Record longer or use a smaller "
-                             "model (e.g. offset1-model) / time offset.")
+        uses_offset = any(self._uses_time_pairs(labels) for _, labels in sessions)
+        if smallest < 2 or (uses_offset and smallest <= self.time_offsets):
+            raise ValueError(f"neural has only {smallest} time points (n_samples = {smallest}); "
+                             "training needs at least 2"
+                             + (f", and more than time_offsets={self.time_offsets}"
+                                if uses_offset else "")
+                             + ". Record longer or use a smaller time_offsets.")
+        # like the reference, draws are with replacement: a batch may exceed the recording
         batch = self.batch_size if self.batch_size is not None else smallest
-        if batch > smallest:
-            raise ValueError(f"batch_size={batch} is larger than the recording ({smallest} time "
-                             f"points); use batch_size ≤ {smallest} or None for the whole "
-                             "recording.")
         try:
             solver_sessions = []
             for x, labels in sessions:
-                sampler = Sampler(labels, self.conditional, self.time_offsets, self.delta,
-                                  self.prior, rng)
+                offset = min(self.time_offsets, x.shape[0] - 1)  # only Δ-steps get clipped
+                if offset < self.time_offsets and labels.continuous is not None \
+                        and self.conditional == "time_delta":
+                    warnings.warn(f"time_offsets={self.time_offsets} spans the whole recording "
+                                  f"({x.shape[0]} time points); label steps are taken over "
+                                  f"{offset} samples instead.", UserWarning, stacklevel=3)
+                sampler = Sampler(labels, self.conditional, offset, self.delta, self.prior, rng)
                 data = torch.from_numpy(pad_replicate(x, before, after)).to(device)
                 solver_sessions.append(Session(data, sampler, None))
             for session, encoder in zip(solver_sessions, encoders, strict=True):
                 session.encoder = encoder.to(device)
-            temperature = Temperature(self.temperature, self.temperature_mode,
-                                      self.min_temperature).to(device)
+            if adapt_from is None:
+                temperature = Temperature(self.temperature, self.temperature_mode,
+                                          self.min_temperature).to(device)
+            else:  # the trained τ, held fixed like every layer but the first
+                temperature = copy.deepcopy(self.temperature_).to(device)
+                temperature.requires_grad_(False)
         except torch.cuda.OutOfMemoryError as err:
             raise MemoryError(_OOM_HINT.format(device=device)) from err
         solver = Solver(solver_sessions, temperature, self.distance, batch, self.learning_rate,
                         self.hybrid, max(1, math.ceil(self.output_dimension / 2)), rng,
                         shared_negatives=self.negatives == "batch")
+        iterations = self.max_iterations if adapt_from is None else self.max_adapt_iterations
         history: list[float] = []
         try:
-            for step in solver.steps(self.max_iterations):
+            for step in solver.steps(iterations):
                 if not math.isfinite(step.loss):
                     raise FloatingPointError(
                         f"the loss became {step.loss} at step {step.step}; lower learning_rate "
@@ -239,8 +292,11 @@ class CEBRA:
         except torch.cuda.OutOfMemoryError as err:
             raise MemoryError(_OOM_HINT.format(device=device)) from err
         # Only a run that got here (or was stopped through ``stop``) replaces the model.
+        for module in (*encoders, temperature):
+            module.requires_grad_(True)
         self._commit(encoders, temperature, history, sessions, multi, device, seed, batch,
                      solver.num_negatives)
+        self.adapted_ = adapt_from is not None
         return self
 
     def _commit(self, encoders, temperature, history, sessions, multi, device, seed, batch,
@@ -255,18 +311,37 @@ class CEBRA:
         self.batch_size_ = batch
         self.num_negatives_ = num_negatives
         self.multi_session_ = multi
-        self.n_features_in_ = [x.shape[1] for x, _ in sessions]
+        self._set_neurons([x.shape[1] for x, _ in sessions])
         self.label_kinds_ = {
             "continuous": sessions[0][1].continuous is not None,
             "discrete": sessions[0][1].discrete is not None,
         }
-        self.is_fitted_ = True
 
-    def fit(self, neural, behaviour=None, *, continuous=None, discrete=None,
-            callback: Callable[[TrainingStep], bool | None] | None = None) -> CEBRA:
+    def _uses_time_pairs(self, labels: Labels) -> bool:
+        """Whether training pairs samples ``time_offsets`` apart (CEBRA-Time, hybrid)."""
+        return self.hybrid or not labels.has_labels or self.conditional == "time"
+
+    def _set_neurons(self, per_session: list[int]) -> None:
+        """``neurons_per_session_`` always; ``n_features_in_`` an int for one session (as
+        scikit-learn expects), the list for multi-session models (as the reference does)."""
+        self.neurons_per_session_ = list(per_session)
+        self.n_features_in_ = per_session[0] if len(per_session) == 1 else list(per_session)
+
+    def fit(self, neural, y=None, *, continuous=None, discrete=None, adapt: bool = False,
+            callback: Callable[[TrainingStep], bool | None] | None = None,
+            behaviour=None) -> CEBRA:
         """Train to ``max_iterations`` steps. ``callback(step)`` returning ``False`` stops
-        early; the model keeps what it learned so far."""
-        gen = self.fit_steps(neural, behaviour, continuous=continuous, discrete=discrete)
+        early; the model keeps what it learned so far.
+
+        ``adapt=True`` on a fitted single-session model re-uses it on another recording, whose
+        neuron count may differ: a freshly initialised input layer (sized to ``neural``) is
+        trained for ``max_adapt_iterations`` steps with the same objective (pass the new
+        recording's labels, as for ``fit``) while every other layer and the temperature stay
+        as trained; the adapted model then replaces this one (save it first to keep both).
+        On an unfitted model ``adapt=True`` is an ordinary fit, as in the reference package.
+        """
+        gen = self.fit_steps(neural, y, continuous=continuous, discrete=discrete,
+                             adapt=adapt, behaviour=behaviour)
         while True:
             try:
                 step = next(gen)
@@ -276,13 +351,14 @@ class CEBRA:
                 _finish_early(gen)
                 return self
 
-    def fit_transform(self, neural, behaviour=None, **kwargs) -> np.ndarray:
-        return self.fit(neural, behaviour, **kwargs).transform(neural)
+    def fit_transform(self, neural, y=None, **kwargs) -> np.ndarray:
+        return self.fit(neural, y, **kwargs).transform(neural)
 
     # -- inference --------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not self.is_fitted_:
-            raise RuntimeError("this CEBRA model is not fitted yet; call fit() or CEBRA.load().")
+            raise NotFittedError("this CEBRA model is not fitted yet; call fit() or "
+                                 "CEBRA.load().")
 
     def transform(self, neural, session_id: int | None = None,
                   chunk_size: int | None = None) -> np.ndarray:
@@ -303,6 +379,21 @@ class CEBRA:
             raise ValueError(f"session_id={session_id} is out of range; the model has "
                              f"{len(self.encoders_)} session(s).")
         encoder = self.encoders_[int(session_id)]
+        kind = np.dtype(getattr(neural, "dtype", float)).kind
+        if getattr(neural, "shape", None) is None or kind in "Oc":
+            neural = validation.as_neural(neural)  # lists, objects with __array__, boxed numbers
+        shape = neural.shape
+        if len(shape) != 2:
+            raise ValueError(f"neural must be 2-D (time, neurons); got shape {tuple(shape)}. "
+                             "Reshape your data: a single neuron to (T, 1).")
+        if shape[1] != encoder.num_neurons:
+            raise ValueError(
+                f"neural has {shape[1]} neurons but this model was trained on "
+                f"{encoder.num_neurons} (X has {shape[1]} features, but CEBRA is expecting "
+                f"{encoder.num_neurons} features as input); pass the same ROIs in the same "
+                "order, or fit a new "
+                "input layer for these neurons first: model.fit(neural, labels, adapt=True) "
+                "(the Train widget's 'Adapt to these neurons').")
         return embed_recording(encoder, neural, self.device_, chunk_size)
 
     def goodness_of_fit_bits(self, last: int = 100) -> float:
@@ -331,10 +422,58 @@ _OOM_HINT = ("out of GPU memory on {device}; use a smaller batch_size or num_hid
              "or train on device='cpu'.")
 
 
+def _are_classes(y, multi: bool) -> bool:
+    """Whether positional labels are 1-D integers (class labels in scikit-learn's sense)."""
+    if y is None:
+        return False
+    arrays = list(y) if multi and isinstance(y, (list, tuple)) else [y]
+    for arr in arrays:
+        dtype = getattr(arr, "dtype", None)
+        if dtype is None:
+            arr = np.asarray(arr)
+            dtype = arr.dtype
+        shape = np.shape(arr)
+        if not (np.issubdtype(dtype, np.integer) or np.dtype(dtype).kind == "b") or \
+                not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+            return False
+    return bool(arrays)
+
+
+def _is_multi_session(neural) -> bool:
+    """A list of recordings (2-D arrays), not one recording written as a list of rows."""
+    if not isinstance(neural, (list, tuple)):
+        return False
+    return not neural or all(np.ndim(x) >= 2 for x in neural)
+
+
+def _one_of(behaviour, y):
+    """Labels given positionally or as scikit-learn's ``y=`` keyword (not both)."""
+    if behaviour is not None and y is not None:
+        raise TypeError("pass the labels once: positionally or as y=..., not both.")
+    return behaviour if y is None else y
+
+
+def _keep_all_but_first_layer(trained, fresh) -> None:
+    """Copy every trained layer except the input one into ``fresh`` and freeze them."""
+    if trained.layout != fresh.layout or trained.last.weight.shape != fresh.last.weight.shape:
+        raise ValueError("adapt=True needs the architecture the model was trained with; "
+                         "leave model_architecture, num_hidden_units and output_dimension "
+                         "unchanged.")
+    state = {k: v for k, v in trained.state_dict().items() if not k.startswith("first.")}
+    fresh.load_state_dict(state, strict=False)
+    for name, param in fresh.named_parameters():
+        param.requires_grad_(name.startswith("first."))
+
+
 def _finish_early(gen: Generator) -> None:
     """Stop a training generator and keep its model (``close`` would discard it)."""
     with contextlib.suppress(StopIteration):
         gen.throw(_StopTraining())
+
+
+class NotFittedError(_SklearnNotFitted, RuntimeError):
+    """A model used before ``fit``/``load`` (scikit-learn's NotFittedError, and a
+    RuntimeError as in earlier napari-cebra versions)."""
 
 
 class _StopTraining(Exception):

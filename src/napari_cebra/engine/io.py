@@ -17,7 +17,8 @@ def save_model(model, path: Path, overwrite: bool) -> Path:
     check_target(path, overwrite=overwrite, what="model file")
     metadata = {
         "params": model.get_params(),
-        "n_features_in": model.n_features_in_,
+        "n_features_in": model.neurons_per_session_,
+        "adapted": bool(getattr(model, "adapted_", False)),
         "label_kinds": model.label_kinds_,
         "multi_session": model.multi_session_,
         "seed": model.seed_,
@@ -115,6 +116,7 @@ def _build(cls, payload: dict, meta: dict, device: str, target: str):
 
     params = dict(meta["params"])
     params["device"] = device
+    params = {k: v for k, v in params.items() if k in cls().get_params()}  # newer extras
     model = cls(**params)
     encoders = []
     for n_features, state in zip(meta["n_features_in"], payload["encoders"], strict=True):
@@ -133,8 +135,8 @@ def _build(cls, payload: dict, meta: dict, device: str, target: str):
     model.batch_size_ = meta["batch_size"]
     model.num_negatives_ = meta["num_negatives"]
     model.multi_session_ = meta["multi_session"]
-    model.n_features_in_ = list(meta["n_features_in"])
+    model._set_neurons(list(meta["n_features_in"]))
     model.label_kinds_ = meta["label_kinds"]
     model.trained_on_ = meta["trained_on"]
-    model.is_fitted_ = True
+    model.adapted_ = bool(meta.get("adapted", False))
     return model

@@ -5,25 +5,38 @@ from __future__ import annotations
 import numpy as np
 
 
+class ComplexDataError(TypeError, ValueError):
+    """Complex input: a TypeError (not real numbers) and, for scikit-learn, a ValueError."""
+
+
 def as_neural(x, name: str = "neural") -> np.ndarray:
     """Return ``x`` as a finite float32 array of shape (T, N)."""
-    if isinstance(x, (list, tuple)):
-        raise TypeError(f"{name} must be one array of shape (time, neurons), "
-                        f"not a {type(x).__name__}.")
+    if hasattr(x, "toarray") or type(x).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported. Pass a "
+                        "dense array (x.toarray()).")
     try:
         arr = np.asarray(x)
     except Exception as err:  # noqa: BLE001 - any conversion failure is the user's input
         raise TypeError(f"{name} could not be read as an array: {err}") from err
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
-            or np.issubdtype(arr.dtype, np.complexfloating):
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ComplexDataError(f"{name} must hold real numbers; got dtype {arr.dtype} (Complex "
+                               "data not supported): pass e.g. the magnitude np.abs(x).")
+    if arr.dtype == object:  # numbers boxed as Python objects are fine; anything else is not
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold real numbers: {err}") from err
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
     if arr.ndim != 2:
         raise ValueError(
-            f"{name} must be 2-D (time, neurons); got shape {arr.shape}. "
-            "Reshape a single neuron to (T, 1) or flatten extra axes into neurons."
+            f"{name} must be 2-D (time, neurons); got shape {arr.shape}. Reshape your data: "
+            "a single neuron to (T, 1), extra axes flattened into neurons."
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+        what = "sample(s)" if arr.shape[0] == 0 else "feature(s)"
+        raise ValueError(f"{name} is empty: 0 {what} (shape={arr.shape}) while a minimum of 1 "
+                         "is required.")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     _check_finite(arr, name)
     return arr
@@ -42,8 +55,10 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 def as_continuous(y, n_samples: int, name: str = "continuous labels", allow_int: bool = False):
     """Return continuous labels as float32 (T, D). Integer dtypes need ``allow_int=True``."""
     arr = np.asarray(y)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) \
-            or np.issubdtype(arr.dtype, np.complexfloating):
+    if arr.dtype == object:
+        raise TypeError(f"Unknown label type: {name} hold Python objects (dtype object); pass "
+                        "a numeric array.")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.integer) and not allow_int:
         raise TypeError(
@@ -84,8 +99,8 @@ def as_discrete(y, n_samples: int, name: str = "discrete labels") -> np.ndarray:
     if len(np.unique(arr)) < 2:
         raise ValueError(
             f"{name}: a single class ({int(arr[0]) if len(arr) else 'none'}) at every time "
-            "point; discrete labels need at least two classes to contrast. Drop them (train "
-            "CEBRA-Time) or pass labels that vary."
+            "point (one class only); discrete labels need at least two classes to contrast. "
+            "Drop them (train CEBRA-Time) or pass labels that vary."
         )
     return arr
 

@@ -62,6 +62,7 @@ class EncoderWindow:
         self._first_bias = encoder.first.bias.detach().float().cpu().numpy().copy()
         self._skips = [(_Conv(conv), (conv.kernel_size[0] - 1) // 2) for conv in encoder.skips]
         self._last = _Conv(encoder.last)
+        self._residual = bool(getattr(encoder, "residual", True))  # offset1 MLPs have none
         self.reset()
 
     def reset(self) -> None:
@@ -122,7 +123,7 @@ class EncoderWindow:
             if filled < 1:
                 return None
             # residual: the input aligned with this output (``crop`` steps into the window)
-            h = conv.ring[crop] + _gelu(y)
+            h = conv.ring[crop] + _gelu(y) if self._residual else _gelu(y)
         out = self._last.feed(h)
         if filled - (self._last.k - 1) < 1:
             return None
