@@ -51,7 +51,7 @@ def test_study_completes_reports_the_failure_and_a_rerun_skips_done_work(
 def test_a_killed_worker_does_not_lose_its_task(tmp_path, make_study, settings, client):
     study = make_study(tmp_path / "data", n=4, n_samples=900)
     out = tmp_path / "out"
-    settings["max_iterations"] = 60  # long enough to be caught mid-task
+    settings["max_iterations"] = 600  # long enough to be caught mid-task on an idle machine
     result, errors = {}, []
 
     def go():
@@ -73,7 +73,7 @@ def test_a_killed_worker_does_not_lose_its_task(tmp_path, make_study, settings, 
     assert victim is not None, "no task started within 60 s"
     pid = client.run(os.getpid, workers=[victim])[victim]
     # the worker process dies mid-task (a moment after this call returns)
-    client.run(lambda: threading.Timer(0.2, os._exit, (1,)).start(), workers=[victim])
+    client.run(lambda: threading.Timer(0.05, os._exit, (1,)).start(), workers=[victim])
     thread.join(timeout=240)
     assert not thread.is_alive() and not errors
     frame = result["frame"]
