@@ -63,7 +63,8 @@ def register(subparsers) -> None:
     raw.add_argument("--diameter", type=float, default=12.0, help="cell diameter, px (12)")
     raw.add_argument("--registration", choices=("none", "rigid", "nonrigid"), default="rigid")
     raw.add_argument("--all-rois", action="store_true",
-                     help="decode from every ROI, not only those suite2p calls cells")
+                     help="decode from every ROI, not only the soma-sized ones suite2p calls "
+                     "cells")
     p.add_argument("--repeats", type=int, default=10, help="synthetic: movie repeats (10)")
     p.add_argument("--seconds", type=float, default=30.0, help="synthetic: movie length (30)")
     p.add_argument("--neurons", type=int, default=200, help="synthetic: neurons (200)")

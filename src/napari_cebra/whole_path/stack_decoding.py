@@ -11,21 +11,40 @@ from napari_cebra.progress import Progress
 
 from .frame_labels import FrameLabels
 
+# A soma-sized ROI has between half and two and a half times the median cell's pixels:
+# smaller ones are fragments, larger ones background or merged blobs.
+SOMA_SIZE = (0.5, 2.5)
+
+
+def soma_sized(npix: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Mask of ``cells`` (indices) whose pixel count is within :data:`SOMA_SIZE` × the median
+    cell's."""
+    if not len(cells):
+        return np.zeros(0, bool)
+    median = float(np.median(npix[cells]))
+    return (npix[cells] >= SOMA_SIZE[0] * median) & (npix[cells] <= SOMA_SIZE[1] * median)
+
 
 def cell_traces(session, cells_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(T, n) dF/F of the ROIs suite2p classified as cells (all ROIs when ``cells_only`` is
-    False) and their indices among all ROIs."""
+    """(T, n) dF/F of the ROIs suite2p classified as cells and that are soma-sized (all ROIs
+    when ``cells_only`` is False), and their indices among all ROIs."""
     n_rois = session.suite2p.n_rois
     keep = np.arange(n_rois)
     if cells_only and n_rois:
-        keep = np.flatnonzero(np.asarray(session.suite2p.iscell)[:, 0] > 0.5)
+        cells = np.flatnonzero(np.asarray(session.suite2p.iscell)[:, 0] > 0.5)
+        npix = np.array([len(st["ypix"]) for st in session.suite2p.stat])
+        keep = cells[soma_sized(npix, cells)]
     return np.ascontiguousarray(session.traces[:, keep], dtype=np.float32), keep
 
 
 def extraction_summary(session, cells: np.ndarray, cells_only: bool = True) -> dict:
     """The report's ``extraction`` section: what suite2p found and which traces were used."""
+    n_classified = int((np.asarray(session.suite2p.iscell)[:, 0] > 0.5).sum()) \
+        if session.suite2p.n_rois else 0
     return dict(
-        n_rois=int(session.suite2p.n_rois), n_cells=int(len(cells)), cells_only=cells_only,
+        n_rois=int(session.suite2p.n_rois), n_classified_cells=n_classified,
+        n_cells=int(len(cells)), cells_only=cells_only,
+        soma_size=list(SOMA_SIZE) if cells_only else None,
         traces="dff", n_frames=int(session.n_frames), fs=session.fs,
         output_folder=str(Path(session.suite2p.plane_dir)),
         neuropil_coefficient=session.baseline.neuropil_coefficient,
