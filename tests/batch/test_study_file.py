@@ -79,3 +79,23 @@ def test_one_gpu_per_worker_each_sees_only_its_own():
         assert has_gpu_workers(client)
         info = client.scheduler_info()["workers"].values()
         assert all(w["nthreads"] == 1 and w["resources"] == {"GPU": 1} for w in info)
+
+
+def test_label_files_are_read_as_the_attach_labels_step_reads_them(tmp_path):
+    import numpy as np
+    import pytest
+
+    from napari_cebra.batch.tasks import read_label_file
+
+    named = tmp_path / "named.csv"
+    named.write_text("\ufeffposition,speed\n1.5,2\n2.5,3\n", encoding="utf-8")  # Excel's BOM
+    np.testing.assert_array_equal(read_label_file(str(named), False), [[1.5, 2], [2.5, 3]])
+    classes = tmp_path / "classes.csv"
+    classes.write_text("1\n0\n1\n")
+    assert read_label_file(str(classes), True).tolist() == [1, 0, 1]
+    words = tmp_path / "words.csv"
+    words.write_text("state\nrun\nrest\n")
+    with pytest.raises(ValueError, match="column 'state' is not numbers"):
+        read_label_file(str(words), False)
+    with pytest.raises(ValueError, match="must be one column of integers"):
+        read_label_file(str(named), True)

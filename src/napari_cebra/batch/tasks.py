@@ -107,24 +107,16 @@ def extract(session: dict, out: str | Path) -> str:
 
 def read_label_file(path: str, discrete: bool) -> np.ndarray:
     """A (T,) or (T, d) label array from ``.npy`` (no pickles) or ``.csv`` (an optional header
-    row of names)."""
+    row of names), read as the Attach-labels step reads them."""
+    from napari_cebra.imaging.labels import read_label_table
+
     p = Path(path)
-    if p.suffix.lower() == ".npy":
-        from napari_cebra.imaging.safe_npy import load_npy
-
-        values = load_npy(p)
-    else:
-        import pandas as pd
-
-        table = pd.read_csv(p, header=None, dtype=str, keep_default_na=False)
-        try:
-            values = table.to_numpy().astype(np.float64)
-        except ValueError:  # a header row of names
-            try:
-                values = table.iloc[1:].to_numpy().astype(np.float64)
-            except ValueError as err:
-                raise ValueError(f"labels file {p.name}: not numbers ({err}).") from err
-    values = np.asarray(values)
+    columns = read_label_table(p)
+    text = [name for name, v in columns.items() if v.dtype == object]
+    if text:
+        raise ValueError(f"labels file {p.name}: column {text[0]!r} is not numbers; give "
+                         "numeric labels (classes as integers).")
+    values = np.column_stack([np.asarray(v, np.float64) for v in columns.values()])
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if discrete:

@@ -187,12 +187,12 @@ def _decode_stack(args: argparse.Namespace, model) -> int:
     import numpy as np
 
     from napari_cebra.imaging.output_folders import default_output_dir, prepare_output_dir
-    from napari_cebra.imaging.stacks import open_stack
+    from napari_cebra.imaging.stacks import frame_rate_of, open_stack
     from napari_cebra.progress import drain
     from napari_cebra.whole_path import decode_stack_steps, read_frame_labels
 
-    stack = open_stack(args.stack)
-    fs = args.fs if args.fs is not None else _stack_rate(args.stack)
+    stack = open_stack(args.stack)  # ScanImage, ImageJ, OME and NWB files declare their rate
+    fs = args.fs if args.fs is not None else frame_rate_of(args.stack)
     if fs is None or not np.isfinite(fs) or fs <= 0:
         raise UsageError(f"--fs: the frame rate of {args.stack} is not in its metadata; "
                          "give it in Hz (e.g. --fs 30)." if fs is None else
@@ -223,15 +223,6 @@ def _decode_stack(args: argparse.Namespace, model) -> int:
     print(f"suite2p: {ex['n_rois']} ROIs, {ex['n_cells']} cells → {ex['output_folder']}")
     _write_and_print(args, report)
     return 0
-
-
-def _stack_rate(path: Path) -> float | None:
-    """The frame rate a stack file declares (ScanImage, ImageJ, OME), if any."""
-    try:
-        from napari_cebra.imaging.stacks import frame_rate_of
-    except ImportError:
-        return None
-    return frame_rate_of(path)
 
 
 def _write_and_print(args: argparse.Namespace, report) -> None:
