@@ -86,3 +86,28 @@ def test_negatives_cover_the_whole_session_uniformly():
 def test_bad_settings_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sampler(Labels(100), **kwargs)
+
+
+def test_exact_label_ties_resolve_to_the_earliest_time_point():
+    """A movie shown 4 times gives every frame's label 4 times: each positive is the nearest
+    label's first showing (within the class, when classes are given too)."""
+    rng = np.random.default_rng(3)
+    frames = rng.normal(size=(150, 3)).astype(np.float32)
+    movie = np.tile(frames, (4, 1))  # (600, 3): repeat r occupies rows 150·r … 150·r + 149
+    sampler = Sampler(Labels(600, continuous=movie), "time_delta", 10, 0.1, "empirical",
+                      np.random.default_rng(0))
+    ref = sampler.references((5_000,))
+    pos = sampler.positives(ref)
+    assert pos.max() < 150  # always the first showing …
+    assert len(np.unique(pos)) > 100  # … of many different frames
+    exact = sampler.nearest(movie[[400, 160, 599]], None)
+    np.testing.assert_array_equal(exact, [100, 10, 149])
+
+    # with classes: the earliest time point of the nearest label *within* the class
+    classes = np.repeat([0, 1], 300)  # repeats 1–2 are class 0, repeats 3–4 class 1
+    sampler = Sampler(Labels(600, continuous=movie, discrete=classes), "time_delta", 10, 0.1,
+                      "empirical", np.random.default_rng(0))
+    ref = sampler.references((5_000,))
+    pos = sampler.positives(ref)
+    first_showing = np.where(classes[ref] == 0, pos < 150, (pos >= 300) & (pos < 450))
+    assert first_showing.all()

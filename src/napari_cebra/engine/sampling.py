@@ -126,28 +126,45 @@ class Sampler:
         return None if self.classes is None else self.classes.code[ref]
 
     def _build_trees(self):
-        from scipy.spatial import cKDTree
-
+        """One k-d tree per class over the *distinct* label values."""
         y = self.labels.continuous
-        if self.classes is None:
-            return [(np.arange(self.n), cKDTree(y))]
-        trees = []
-        for number in range(len(self.classes.counts)):
-            members = self.classes.members(number)
-            trees.append((members, cKDTree(y[members])))
-        return trees
+        groups = [np.arange(self.n)] if self.classes is None else \
+            [self.classes.members(c) for c in range(len(self.classes.counts))]
+        return [_LabelIndex(members, y[members]) for members in groups]
 
     def nearest(self, query: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-        """Index of the sample whose continuous label is nearest to each query (within class)."""
+        """Index of the sample whose continuous label is nearest to each query (within class);
+        among samples with exactly that label, the earliest (see :class:`_LabelIndex`)."""
         flat = query.reshape(-1, query.shape[-1])
         out = np.empty(flat.shape[0], dtype=np.int64)
         if classes is None:
-            members, tree = self._trees[0]
-            out[:] = members[tree.query(flat, workers=-1)[1]]
+            out[:] = self._trees[0].nearest(flat)
         else:
             flat_classes = classes.reshape(-1)
-            for number, (members, tree) in enumerate(self._trees):
+            for number, tree in enumerate(self._trees):
                 pick = flat_classes == number
                 if pick.any():
-                    out[pick] = members[tree.query(flat[pick], workers=-1)[1]]
+                    out[pick] = tree.nearest(flat[pick])
         return out.reshape(query.shape[:-1])
+
+
+class _LabelIndex:
+    """Nearest-label search over the distinct label values of some time points.
+
+    Exact ties are common: a movie shown N times gives every frame's label N times, binned or
+    pixel positions repeat. The nearest value's *earliest* time point is returned, which is what
+    a brute-force argmin over time (the reference implementation's search) returns. The choice
+    matters: on movie data the positives then all come from one repeat, a single coherent
+    trajectory, and frame decoding is ≈ 2 points better (10 paired seeds, README "Engine
+    faithfulness") than with a k-d tree's arbitrary copy per frame or a uniformly drawn one.
+    """
+
+    def __init__(self, members: np.ndarray, values: np.ndarray):
+        from scipy.spatial import cKDTree
+
+        distinct, first = np.unique(values, axis=0, return_index=True)
+        self.tree = cKDTree(distinct)
+        self.first = members[first]  # earliest time point of each distinct value
+
+    def nearest(self, flat: np.ndarray) -> np.ndarray:
+        return self.first[self.tree.query(flat, workers=-1)[1]]
