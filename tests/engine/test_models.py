@@ -33,12 +33,15 @@ def test_receptive_field_is_the_offset_and_windows_match_full_pass(name):
         torch.testing.assert_close(norms, torch.ones_like(norms))
 
 
-def test_window_gradients_match_a_plain_conv1d_network():
-    """Our GEMM path trains the same function as a textbook conv1d network."""
+@pytest.mark.parametrize("name", ["offset5-model", "offset10-model", "offset36-model-causal"])
+def test_window_gradients_match_a_plain_conv1d_network(name):
+    """Our GEMM path trains the same function as a textbook conv1d network, also where windows
+    repeat, overlap or abut (each layer is computed once per time point that is needed)."""
     torch.manual_seed(1)
-    model = make_model("offset10-model", 6, 8, 3).double()
-    data = torch.randn(40, 6, dtype=torch.double)
-    starts = torch.tensor([0, 5, 9, 30])
+    model = make_model(name, 6, 8, 3).double()
+    span = model.receptive_field
+    data = torch.randn(2 * span + 20, 6, dtype=torch.double)
+    starts = torch.tensor([0, 5, 5, 9, 9 + span, 20, span + 20])
     model.forward_windows(data, starts).sum().backward()
     ours = {k: p.grad.clone() for k, p in model.named_parameters()}
     model.zero_grad()
@@ -51,7 +54,7 @@ def test_window_gradients_match_a_plain_conv1d_network():
             h = h[:, :, 1:-1] + g(conv(h))
         return torch.nn.functional.normalize(model.last(h), dim=1)[:, :, 0]
 
-    windows = torch.stack([data[s: s + 10].t() for s in starts.tolist()])
+    windows = torch.stack([data[s: s + span].t() for s in starts.tolist()])
     reference(windows).sum().backward()
     for k, p in model.named_parameters():
         torch.testing.assert_close(ours[k], p.grad, msg=k)

@@ -103,6 +103,38 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return F.gelu(x)  # the exact (erf) form: on a CPU it is also faster than the tanh one
 
 
+def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """A conv1d weight (out, in, k) as the (k·in, out) matrix of its im2col GEMM."""
+    return weight.permute(2, 1, 0).reshape(-1, weight.shape[0])
+
+
+class _LayerPlan:
+    """Which time points each layer must compute for a set of windows, and where its inputs
+    are. Level 0 is the input, level j the output of the j-th convolution; activations are
+    indexed by the first time point of their receptive field."""
+
+    def __init__(self, encoder: Encoder, length: int, starts: torch.Tensor):
+        kernels = [encoder.layout.first, *encoder.layout.skips, encoder.layout.last]
+        device = starts.device
+        times = [torch.unique(starts)]  # sorted; built from the output level down
+        for k in reversed(kernels):
+            needed = torch.zeros(length, dtype=torch.bool, device=device)
+            needed[(times[0][:, None] + torch.arange(k, device=device)).reshape(-1)] = True
+            times.insert(0, needed.nonzero().squeeze(1))
+        self.times = times
+        row = torch.empty(length, dtype=torch.long, device=device)  # time → row, per level
+        self.taps: dict[int, torch.Tensor] = {}
+        for level in range(len(kernels) - 1, -1, -1):  # rows of this level's input, per tap
+            k = kernels[level]
+            row[times[level]] = torch.arange(times[level].numel(), device=device)
+            tap = torch.arange(k, device=device)
+            self.taps[level] = row[times[level + 1][:, None] + tap]
+        self.first_taps = (self.taps.pop(0) * kernels[0] +
+                           torch.arange(kernels[0], device=device)).reshape(-1)
+        row[times[-1]] = torch.arange(times[-1].numel(), device=device)
+        self.window_rows = row[starts]
+
+
 class Encoder(nn.Module):
     """Conv net with GELU and residual skip blocks; unit-sphere output when ``normalize``."""
 
@@ -140,26 +172,30 @@ class Encoder(nn.Module):
     def forward_windows(self, data: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
         """Embed the windows ``data[s : s + receptive_field]`` for each ``s`` in ``starts``.
 
-        The first layer is linear before its GELU, so it is computed once per distinct time
-        point that any window touches, then gathered per window and tap.
+        The net is a stack of convolutions, so every layer's activation at a time point is the
+        same whichever window asks for it. Each layer is therefore computed once per distinct
+        time point that some window needs from it (windows overlap: a CEBRA-Time positive
+        continues its reference, negatives land near references), as GEMMs over gathered
+        rows. The first layer, most of the work for wide inputs, is linear before its GELU:
+        one GEMM of the distinct input samples against every tap, then a gathered tap sum.
         """
-        k = self.layout.first
-        span = self.receptive_field
-        positions = starts[:, None] + torch.arange(span, device=starts.device)[None]
-        present = torch.zeros(data.shape[0], dtype=torch.bool, device=data.device)
-        present[positions.reshape(-1)] = True
-        unique = present.nonzero().squeeze(1)
-        remap = torch.empty(data.shape[0], dtype=torch.long, device=data.device)
-        remap[unique] = torch.arange(unique.numel(), device=data.device)
-        local = remap[positions]  # (M, span) rows of `per_tap`
+        plan = _LayerPlan(self, data.shape[0], starts)
         weight = self.first.weight  # (units, neurons, k)
-        per_tap = (data[unique] @ weight.permute(1, 2, 0).reshape(weight.shape[1], -1))
-        per_tap = per_tap.view(-1, k, weight.shape[0])
-        width = span - k + 1
-        hidden = per_tap[local[:, :width], 0]
-        for j in range(1, k):
-            hidden = hidden + per_tap[local[:, j: j + width], j]
-        return self.head(hidden + self.first.bias)[:, 0]
+        k, units = weight.shape[2], weight.shape[0]
+        rows = data.index_select(0, plan.times[0])
+        per_tap = (rows @ weight.permute(1, 2, 0).reshape(weight.shape[1], -1))
+        taps = per_tap.view(-1, units).index_select(0, plan.first_taps)
+        h = gelu(taps.view(-1, k, units).sum(1) + self.first.bias)
+        for level, conv in enumerate(self.skips, start=1):
+            k = conv.kernel_size[0]
+            cols = h.index_select(0, plan.taps[level].reshape(-1)).view(-1, k, h.shape[1])
+            out = torch.addmm(conv.bias, cols.view(cols.shape[0], -1), _as_matrix(conv.weight))
+            h = cols[:, (k - 1) // 2] + gelu(out)
+        last = len(self.skips) + 1
+        cols = h.index_select(0, plan.taps[last].reshape(-1)).view(plan.taps[last].shape[0], -1)
+        out = torch.addmm(self.last.bias, cols, _as_matrix(self.last.weight))
+        out = F.normalize(out, dim=-1) if self.normalize else out
+        return out.index_select(0, plan.window_rows)
 
     def embed_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Inference on one long recording (L, neurons) → (L − receptive_field + 1, output).
