@@ -96,35 +96,51 @@ def fit_rate(engine: str, spec: dict, iterations: int, x, y, device: str = "cpu"
 def work_per_step(spec: dict, x: np.ndarray, y, steps: int = 5) -> dict:
     """Multiply-adds and first-layer input bytes of one training step, ours vs the reference.
 
-    Both run offset10 (first conv k=2 over 9 positions, three k=3 skips over 7, 5, 3, last
-    k=3 over 1) on M = 3·B windows; the reference convolves every window's positions, ours the
-    first layer once per distinct time point U of the step's windows (drawn by our sampler).
-    Forward + weight gradient for the first layer (no input gradient), forward + input and
-    weight gradients for the others."""
+    Both run offset10 (first conv k=2, three k=3 skips, last k=3) on M = 3·B windows. The
+    reference convolves every position of every window (9, 7, 5, 3 and 1 per layer); ours
+    computes each layer once per distinct time point that the step's windows need from it
+    (``_LayerPlan``, on windows drawn by our sampler). Forward + weight gradient for the first
+    layer (no input gradient), forward + input and weight gradients for the others."""
+    import torch
+
+    from napari_cebra.engine.models import _LayerPlan, make_model
     from napari_cebra.engine.sampling import Labels, Sampler
 
-    b, u, n, d = COMMON["batch_size"], COMMON["num_hidden_units"], x.shape[1], \
-        spec["output_dimension"]
-    u = spec.get("num_hidden_units", u)
-    b = spec.get("batch_size", b)
+    b = spec.get("batch_size", COMMON["batch_size"])
+    u = spec.get("num_hidden_units", COMMON["num_hidden_units"])
+    n, d = x.shape[1], spec["output_dimension"]
+    model = make_model("offset10-model", n, u, d)
     rng = np.random.default_rng(0)
     sampler = Sampler(Labels(len(x), continuous=y), spec["conditional"], 10, 0.0, "empirical",
                       rng)
-    span, uniques = 10, []
+    counts = []
     for _ in range(steps):
         ref = sampler.references((b,))
         starts = np.concatenate([ref, sampler.positives(ref), sampler.negatives((b,))])
-        starts = np.minimum(starts, len(x) - 1)
-        uniques.append(len(np.unique(starts[:, None] + np.arange(span))))
-    m, unique = 3 * b, float(np.mean(uniques))
-    rest = 3 * m * ((7 + 5 + 3) * 3 * u * u + 3 * u * d)
-    ref_first, ours_first = 2 * m * 9 * n * 2 * u, 2 * unique * n * 2 * u
-    return {"windows": m, "distinct_time_points": unique,
-            "reference_macs": ref_first + rest, "ours_macs": ours_first + rest,
-            "reference_first_layer_share": ref_first / (ref_first + rest),
-            "ours_first_layer_share": ours_first / (ours_first + rest),
-            "flop_ratio": (ref_first + rest) / (ours_first + rest),
-            "reference_input_bytes": m * span * n * 4, "ours_input_bytes": unique * n * 4}
+        plan = _LayerPlan(model, len(x) + 9, torch.from_numpy(starts))
+        counts.append([t.numel() for t in plan.times])
+    rows = np.mean(counts, axis=0)  # input, first conv, 3 skips, output
+    m = 3 * b
+    per_window = np.array([10, 9, 7, 5, 3, 1])
+
+    def macs(r):
+        return (2 * r[0] * n * 2 * u  # first layer: per input row, both taps (ours) …
+                + 3 * (r[2] + r[3] + r[4]) * 3 * u * u + 3 * r[5] * 3 * u * d)
+
+    ref_rows = m * per_window
+    ref_macs = 2 * ref_rows[1] * n * 2 * u + 3 * (ref_rows[2] + ref_rows[3] + ref_rows[4]) \
+        * 3 * u * u + 3 * ref_rows[5] * 3 * u * d  # … per output position, both taps
+    ours_macs = macs(rows)
+    ours_first = 2 * rows[0] * n * 2 * u
+    ref_first = 2 * ref_rows[1] * n * 2 * u
+    return {"windows": m, "distinct_time_points": float(rows[0]),
+            "ours_rows_per_layer": [round(float(r)) for r in rows],
+            "reference_rows_per_layer": [int(r) for r in ref_rows],
+            "reference_macs": float(ref_macs), "ours_macs": float(ours_macs),
+            "reference_first_layer_share": float(ref_first / ref_macs),
+            "ours_first_layer_share": float(ours_first / ours_macs),
+            "flop_ratio": float(ref_macs / ours_macs),
+            "reference_input_bytes": m * 10 * n * 4, "ours_input_bytes": float(rows[0] * n * 4)}
 
 
 def training(keys: list[str], iterations: int, repeats: int) -> list[dict]:

@@ -68,8 +68,10 @@ class Solver:
         self.shared_negatives = shared_negatives
         params = [p for s in sessions for p in s.encoder.parameters()]
         params += list(temperature.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=learning_rate)
         self.device = sessions[0].data.device
+        # the same Adam as the reference's (default betas, eps); fused: one kernel per step
+        fused = self.device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam(params, lr=learning_rate, fused=fused)
 
     # -- index sampling -------------------------------------------------------------------
     @property
