@@ -46,7 +46,10 @@ def test_opens_the_table_and_loads_a_session_into_the_embedding_view(
     assert widget.table.item(2, header.index("status")).text() == "failed"
     assert widget.sessions() == ["a", "b"]
 
-    widget._load_row(1)  # double-clicking session b
+    widget._load_row(1)  # double-clicking session b: its files are read on a worker
+    assert widget.running and not widget.load_button.isEnabled()
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert widget.load_button.isEnabled()
     layer = viewer.layers["b traces"]
     record = traces_of(layer.metadata)
     assert record["traces"].shape == (200, 8) and record["fs"] == 20.0
@@ -57,6 +60,21 @@ def test_opens_the_table_and_loads_a_session_into_the_embedding_view(
     view = EmbeddingView.for_viewer(viewer)
     assert view.source is layer
     assert "test 0.700" in widget.info.text()
+
+
+def test_cancelling_a_load_leaves_the_viewer_as_it_was(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    widget = StudyWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.open_results(fake_batch(tmp_path))
+    widget._load_row(0)
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert len(viewer.layers) == 0
+    assert "Cancelled" in widget.info.text()
+    widget._load_row(0)  # and the widget is ready for the next load
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert "a traces" in viewer.layers
 
 
 def test_a_failed_session_is_refused_with_the_choices(make_napari_viewer, tmp_path):

@@ -2,7 +2,8 @@
 
 Open a ``results.csv`` (or its folder): every task is a row of the table. Choosing a session
 (a finished ``final`` row) loads its traces as a traces layer (docs/CONTRACTS.md, with its
-labels) and binds the task's embedding to it, shown in the CEBRA embedding view.
+labels) and binds the task's embedding to it, shown in the CEBRA embedding view. The files are
+read on a worker (Cancel leaves the viewer as it was); the layers are added when all are read.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import embedding_record, traces_of
 from napari_cebra.gui import registry
+from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_blocking_job
 from napari_cebra.gui.layers import traces_layer
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ SHOWN = ("session", "stage", "status", "val_score", "test_score", "score_kind",
          "temperature", "conditional", "error")
 
 
-class StudyWidget(QWidget):
+class StudyWidget(RunsJobs, QWidget):
     """Results table of a batch run; double-click (or Load) a session to view it."""
 
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
@@ -48,6 +50,8 @@ class StudyWidget(QWidget):
         self.path: Path | None = None
         self.open_button = QPushButton("Open results…")
         self.load_button = QPushButton("Load session")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
         self.table = QTableWidget(0, 0)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
@@ -57,12 +61,15 @@ class StudyWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.load_button)
+        buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.table)
         layout.addWidget(self.info)
         self.open_button.clicked.connect(self._open_dialog)
         self.load_button.clicked.connect(self._load_selected)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.info.setText)
         self.table.cellDoubleClicked.connect(lambda row, _col: self._load_row(row))
         registry.register(self.viewer, "study", self)
 
@@ -96,7 +103,12 @@ class StudyWidget(QWidget):
         return list(dict.fromkeys(done["session"]))
 
     def load_session(self, session: str):
-        """Add the session's traces layer with its embedding and show it; return the layer."""
+        """Add the session's traces layer with its embedding and show it; return the layer.
+        (Blocking; the table's double-click and Load button read the files on a worker.)"""
+        return self._show(self._read(self._final_row(session)))
+
+    # ------------------------------------------------------------------ internals
+    def _final_row(self, session: str) -> dict:
         if self.frame is None:
             raise ValueError("open a results table first.")
         rows = self.frame[(self.frame["session"] == session) & (self.frame["stage"] == "final")
@@ -104,32 +116,42 @@ class StudyWidget(QWidget):
         if rows.empty:
             raise ValueError(f"session {session!r} has no finished final task in "
                              f"{self.path}; choose one of {', '.join(self.sessions()) or 'none'}.")
-        row = rows.iloc[-1].to_dict()
-        data, kwargs = _layer_of(row, self._resolve)
-        self._add_rois(row)
-        layer = self.viewer.add_image(data, **kwargs)
-        from napari_cebra.gui.embedding_view import EmbeddingView
+        return rows.iloc[-1].to_dict()
 
-        EmbeddingView.for_viewer(self.viewer).show_source(layer)
-        self.info.setText(f"{session}: {row['n_frames']} frames × {row['n_neurons']} neurons; "
-                          f"validation {row['val_score']:.3f}, test {row['test_score']:.3f} "
-                          f"({row['score_kind']}).")
-        return layer
-
-    # ------------------------------------------------------------------ internals
-    def _add_rois(self, row: dict) -> None:
-        """A suite2p session (or an extracted stack) also gets its mean image and ROI labels."""
+    def _read(self, row: dict) -> tuple[dict, list]:
+        """Everything the session shows, read from its files (no viewer access: a worker
+        may run this): the task row and [(data, kwargs, kind)], the traces layer last."""
         from napari_cebra.batch.study import kind_of
 
+        layers = []
         folder = self._resolve(row["traces"])
-        if kind_of(folder) != "suite2p":
-            return
-        from napari_cebra.gui.layers import session_layers
-        from napari_cebra.imaging.session import load_session
+        if kind_of(folder) == "suite2p":  # also its mean image and ROI labels
+            from napari_cebra.gui.layers import session_layers
+            from napari_cebra.imaging.session import load_session
 
-        for data, kwargs, kind in session_layers(load_session(folder), str(row["session"]),
-                                                 with_movie=False):
-            getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+            layers += session_layers(load_session(folder), str(row["session"]),
+                                     with_movie=False)
+        data, kwargs = _layer_of(row, self._resolve)
+        layers.append((data, kwargs, "image"))
+        return row, layers
+
+    def _show(self, read: tuple[dict, list]):
+        """Add the layers read by :meth:`_read` (UI thread); return the traces layer."""
+        from napari_cebra.gui.embedding_view import EmbeddingView
+
+        row, layers = read
+        for data, kwargs, kind in layers:
+            layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+        EmbeddingView.for_viewer(self.viewer).show_source(layer)
+        self.info.setText(f"{row['session']}: {row['n_frames']} frames × {row['n_neurons']} "
+                          f"neurons; validation {row['val_score']:.3f}, test "
+                          f"{row['test_score']:.3f} ({row['score_kind']}).")
+        return layer
+
+    def _set_busy(self, busy: bool) -> None:
+        self.load_button.setEnabled(not busy)
+        self.open_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
 
     def _resolve(self, text: str) -> Path:
         """A path of the table; relative ones are relative to the table's folder."""
@@ -155,12 +177,18 @@ class StudyWidget(QWidget):
         self._load_row(rows[0].row())
 
     def _load_row(self, index: int) -> None:
-        if self.frame is None or not 0 <= index < len(self.frame):
+        if self.frame is None or not 0 <= index < len(self.frame) or self.running:
             return
+        session = str(self.frame.iloc[index]["session"])
         try:
-            self.load_session(str(self.frame.iloc[index]["session"]))
-        except (OSError, ValueError, KeyError) as err:
+            row = self._final_row(session)
+        except ValueError as err:
             show_error(str(err))
+            return
+        self.info.setText(f"Loading {session}…")
+        self.jobs.start(run_blocking_job(self._read, row), desc=f"Loading {session}",
+                        on_result=self._show,
+                        done_message="Cancelled; the viewer is as it was.")
 
 
 def _text(value: Any) -> str:
