@@ -117,7 +117,7 @@ def work_per_step(spec: dict, x: np.ndarray, y, steps: int = 5) -> dict:
     for _ in range(steps):
         ref = sampler.references((b,))
         starts = np.concatenate([ref, sampler.positives(ref), sampler.negatives((b,))])
-        plan = _LayerPlan(model, len(x) + 9, torch.from_numpy(starts))
+        plan = _LayerPlan(model, len(x) + 9, starts, torch.device("cpu"))
         counts.append([t.numel() for t in plan.times])
     rows = np.mean(counts, axis=0)  # input, first conv, 3 skips, output
     m = 3 * b

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -111,28 +112,39 @@ def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
 class _LayerPlan:
     """Which time points each layer must compute for a set of windows, and where its inputs
     are. Level 0 is the input, level j the output of the j-th convolution; activations are
-    indexed by the first time point of their receptive field."""
+    indexed by the first time point of their receptive field. Planned on the host (numpy: no
+    device round trips), then handed to the device as index tensors."""
 
-    def __init__(self, encoder: Encoder, length: int, starts: torch.Tensor):
+    def __init__(self, encoder: Encoder, length: int, starts, device: torch.device):
+        if isinstance(starts, torch.Tensor):
+            starts = starts.detach().cpu().numpy()
+        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
         kernels = [encoder.layout.first, *encoder.layout.skips, encoder.layout.last]
-        device = starts.device
-        times = [torch.unique(starts)]  # sorted; built from the output level down
-        for k in reversed(kernels):
-            needed = torch.zeros(length, dtype=torch.bool, device=device)
-            needed[(times[0][:, None] + torch.arange(k, device=device)).reshape(-1)] = True
-            times.insert(0, needed.nonzero().squeeze(1))
-        self.times = times
-        row = torch.empty(length, dtype=torch.long, device=device)  # time → row, per level
-        self.taps: dict[int, torch.Tensor] = {}
+        mask = np.zeros(length, dtype=bool)
+        mask[starts] = True
+        masks = [mask]
+        for k in reversed(kernels):  # level j needs t … t + k − 1 for each t of level j + 1
+            grown = mask.copy()
+            for tap in range(1, k):
+                grown[tap:] |= mask[:-tap]
+            mask = grown
+            masks.insert(0, mask)
+        times = [np.flatnonzero(m) for m in masks]
+        row = np.empty(length, dtype=np.int64)  # time → row of the level being indexed
+        taps = {}
         for level in range(len(kernels) - 1, -1, -1):  # rows of this level's input, per tap
-            k = kernels[level]
-            row[times[level]] = torch.arange(times[level].numel(), device=device)
-            tap = torch.arange(k, device=device)
-            self.taps[level] = row[times[level + 1][:, None] + tap]
-        self.first_taps = (self.taps.pop(0) * kernels[0] +
-                           torch.arange(kernels[0], device=device)).reshape(-1)
-        row[times[-1]] = torch.arange(times[-1].numel(), device=device)
-        self.window_rows = row[starts]
+            row[times[level]] = np.arange(times[level].size)
+            taps[level] = row[times[level + 1][:, None] + np.arange(kernels[level])]
+        first = (taps.pop(0) * kernels[0] + np.arange(kernels[0])).reshape(-1)
+        row[times[-1]] = np.arange(times[-1].size)
+
+        def put(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)
+
+        self.times = [put(t) for t in times]
+        self.taps = {level: put(t) for level, t in taps.items()}
+        self.first_taps = put(first)
+        self.window_rows = put(row[starts])
 
 
 class Encoder(nn.Module):
@@ -169,8 +181,9 @@ class Encoder(nn.Module):
         out = conv_gemm(h, self.last.weight, self.last.bias)
         return F.normalize(out, dim=-1) if self.normalize else out
 
-    def forward_windows(self, data: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
-        """Embed the windows ``data[s : s + receptive_field]`` for each ``s`` in ``starts``.
+    def forward_windows(self, data: torch.Tensor, starts) -> torch.Tensor:
+        """Embed the windows ``data[s : s + receptive_field]`` for each ``s`` in ``starts``
+        (integer indices: a numpy array, or a tensor).
 
         The net is a stack of convolutions, so every layer's activation at a time point is the
         same whichever window asks for it. Each layer is therefore computed once per distinct
@@ -179,7 +192,7 @@ class Encoder(nn.Module):
         rows. The first layer, most of the work for wide inputs, is linear before its GELU:
         one GEMM of the distinct input samples against every tap, then a gathered tap sum.
         """
-        plan = _LayerPlan(self, data.shape[0], starts)
+        plan = _LayerPlan(self, data.shape[0], starts, data.device)
         weight = self.first.weight  # (units, neurons, k)
         k, units = weight.shape[2], weight.shape[0]
         rows = data.index_select(0, plan.times[0])
@@ -283,7 +296,8 @@ class DenseEncoder(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(conv_gemm(x, self.first.weight, self.first.bias))
 
-    def forward_windows(self, data: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    def forward_windows(self, data: torch.Tensor, starts) -> torch.Tensor:
+        starts = torch.as_tensor(starts, dtype=torch.long, device=data.device)
         return self.forward(data[starts][:, None])[:, 0]
 
     def embed_sequence(self, x: torch.Tensor) -> torch.Tensor:

@@ -116,8 +116,7 @@ class Solver:
 
     # -- one step -------------------------------------------------------------------------
     def _embed(self, session: Session, idx: np.ndarray) -> torch.Tensor:
-        starts = torch.from_numpy(np.ascontiguousarray(idx.reshape(-1))).to(self.device)
-        return session.encoder.forward_windows(session.data, starts)
+        return session.encoder.forward_windows(session.data, idx.reshape(-1))
 
     def _loss(self, ref, pos, neg, tau, dims: int | None = None):
         if dims is not None:
