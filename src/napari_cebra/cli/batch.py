@@ -17,9 +17,7 @@ import sys
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
-from napari_cebra.pipeline import TrainSettings
-
-_DEFAULTS = TrainSettings()
+from napari_cebra.cli._training_options import add_training_options, training_settings
 
 
 def register(subparsers) -> None:
@@ -43,15 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--sweep", type=Path, default=None, metavar="GRID.json",
                    help='grid of settings, e.g. {"output_dimension": [3, 8], '
                    '"learning_rate": [0.001, 0.0003]}')
-    p.add_argument("--model", default=_DEFAULTS.model_architecture)
-    p.add_argument("--output-dimension", type=int, default=_DEFAULTS.output_dimension)
-    p.add_argument("--hidden-units", type=int, default=_DEFAULTS.num_hidden_units)
-    p.add_argument("--iterations", type=int, default=_DEFAULTS.max_iterations)
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    p.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
-    p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
-    p.add_argument("--device", default="auto", help="auto (the worker's GPU when present), cpu")
-    p.add_argument("--seed", type=int, default=0)
+    add_training_options(p, device_help="auto (the worker's GPU when present), cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handler)
 
@@ -92,11 +82,7 @@ def handler(args: argparse.Namespace) -> int:
 
     check_outputs(args)
     grid = _grid(args.sweep) if args.sweep else None
-    settings = check_settings(dict(
-        model_architecture=args.model, output_dimension=args.output_dimension,
-        num_hidden_units=args.hidden_units, max_iterations=args.iterations,
-        batch_size=args.batch_size, learning_rate=args.learning_rate,
-        temperature=args.temperature, device=args.device, seed=args.seed))
+    settings = check_settings(training_settings(args))
     if grid is not None:
         try:
             expand_grid(grid, settings)

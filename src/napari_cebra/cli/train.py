@@ -13,6 +13,7 @@ from pathlib import Path
 
 from napari_cebra.cli import UsageError
 from napari_cebra.cli._progress_bar import ProgressBar
+from napari_cebra.cli._training_options import add_training_options, training_settings
 from napari_cebra.pipeline import TrainSettings
 
 _DEFAULTS = TrainSettings()
@@ -39,21 +40,12 @@ def register(subparsers) -> None:
                    help="model file to write (.pt, plus MODEL.pt.settings.json)")
     p.add_argument("--embedding", default=None,
                    help="also write the embedding with time and labels (.npy, .csv or .h5)")
-    p.add_argument("--model", default=_DEFAULTS.model_architecture,
-                   help=f"model architecture ({_DEFAULTS.model_architecture})")
-    p.add_argument("--output-dimension", type=int, default=_DEFAULTS.output_dimension)
-    p.add_argument("--hidden-units", type=int, default=_DEFAULTS.num_hidden_units)
-    p.add_argument("--iterations", type=int, default=_DEFAULTS.max_iterations)
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    p.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate)
-    p.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
+    add_training_options(p, device_help="auto (CUDA when present), cpu, cuda:N")
     p.add_argument("--temperature-mode", choices=("constant", "auto"),
                    default=_DEFAULTS.temperature_mode)
     p.add_argument("--time-offset", type=int, default=_DEFAULTS.time_offsets)
     p.add_argument("--test-fraction", type=float, default=0.0,
                    help="fraction of the session, at its end, held out of training")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (refused otherwise)")
     p.set_defaults(func=handler)
@@ -149,12 +141,8 @@ def handler(args: argparse.Namespace) -> int:
             else:
                 labels[Path(file).stem], kinds[Path(file).stem] = values, kind
     settings = TrainSettings(
-        model_architecture=args.model, output_dimension=args.output_dimension,
-        num_hidden_units=args.hidden_units, max_iterations=args.iterations,
-        batch_size=args.batch_size, learning_rate=args.learning_rate,
-        temperature=args.temperature, temperature_mode=args.temperature_mode,
-        time_offsets=args.time_offset, hybrid=args.hybrid, device=args.device, seed=args.seed,
-        test_fraction=args.test_fraction)
+        **training_settings(args), temperature_mode=args.temperature_mode,
+        time_offsets=args.time_offset, hybrid=args.hybrid, test_fraction=args.test_fraction)
     job = pipeline.job_from_arrays(traces, settings, labels=labels, label_kinds=kinds,
                                    label_columns=list(labels), source=Path(args.traces).name)
     print(f"{job.mode} on {job.neural.shape[0]} frames × {job.neural.shape[1]} neurons",
