@@ -1,9 +1,10 @@
 """CEBRA encoders: 1-D convolutional nets over time, registered by name.
 
 Every model maps a window of ``receptive_field`` consecutive samples of (neurons,) to one
-point of the embedding. Convolutions run as GEMMs on time-major tensors (batch, time, channel):
-on a CPU that beats ``conv1d`` for these small kernels, and it lets training compute the first
-(linear) layer once per distinct time point instead of once per overlapping window.
+point of the embedding. Convolutions run as GEMMs on time-major rows: on a CPU that beats
+``conv1d`` for these small kernels, and it lets training compute each layer once per distinct
+time point that the step's windows need (see ``Encoder.forward_windows``) instead of once per
+overlapping window.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ class StudyWidget(RunsJobs, QWidget):
         self.load_button.clicked.connect(self._load_selected)
         self.cancel_button.clicked.connect(self.cancel)
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.info.setText)
+        self.destroyed.connect(self.jobs.stop_when_closed)  # closed mid-load: add nothing
         self.table.cellDoubleClicked.connect(lambda row, _col: self._load_row(row))
         registry.register(self.viewer, "study", self)
 
