@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from qtpy.QtCore import QTimer
 
 from napari_cebra.contracts import META_KEY
-from napari_cebra.gui import jobs
 from napari_cebra.gui import train_widget as tw
 from napari_cebra.gui.embedding_view import EmbeddingView
 from napari_cebra.gui.layers import traces_layer
@@ -41,14 +39,6 @@ def make_widget(viewer, qtbot, **values):
 
 def wait_done(widget, qtbot, timeout=60_000):
     qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(tw, "show_error", lambda msg: shown.append(str(msg)))
-    monkeypatch.setattr(jobs, "show_error", lambda msg: shown.append(str(msg)))
-    return shown
 
 
 def test_lists_trace_layers_and_declared_labels(make_napari_viewer, qtbot):

@@ -5,11 +5,9 @@ and the second session's embedding decodes position."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from sklearn.neighbors import KNeighborsRegressor
 
 from napari_cebra.contracts import META_KEY
-from napari_cebra.gui import jobs
 from napari_cebra.gui import train_widget as tw
 from napari_cebra.gui.layers import traces_layer
 from napari_cebra.synthetic.hippocampus import hippocampus_session
@@ -21,14 +19,6 @@ def _add(viewer, name: str, n_neurons: int, seed: int):
         s.neural, name=name, fs=s.fs, labels={"position": s.position},
         label_kinds={"position": "continuous"})
     return viewer.add_image(data, **kwargs), s.position
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(tw, "show_error", lambda msg: shown.append(str(msg)))
-    monkeypatch.setattr(jobs, "show_error", lambda msg: shown.append(str(msg)))
-    return shown
 
 
 def test_embed_adapts_to_another_neuron_count(make_napari_viewer, qtbot, errors):

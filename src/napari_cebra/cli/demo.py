@@ -102,24 +102,22 @@ def whole_path(viewer, args: argparse.Namespace) -> int:
 
     widgets = setup_whole_path(viewer, args.train_steps)
     pump(0.5)  # show the window before suite2p starts
+    status = 0
     try:
         run_steps(widgets)
     except RuntimeError as err:
         print(f"napari-cebra demo: {err}", file=sys.stderr)
-        if args.exit_after_run or args.screenshot:
-            viewer.close()
-            return 1
-        napari.run()
-        return 1
-    print(widgets["decode"].status.text(), file=sys.stderr)
-    if args.screenshot:
-        save_screenshot(viewer, args.screenshot)
-        print(f"screenshot: {args.screenshot}", file=sys.stderr)
+        status = 1
+    else:
+        print(widgets["decode"].status.text(), file=sys.stderr)
+        if args.screenshot:
+            save_screenshot(viewer, args.screenshot)
+            print(f"screenshot: {args.screenshot}", file=sys.stderr)
     if args.exit_after_run or args.screenshot:
         viewer.close()
-        return 0
-    napari.run()
-    return 0
+    else:
+        napari.run()
+    return status
 
 
 def check_display() -> None:
