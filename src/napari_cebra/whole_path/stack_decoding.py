@@ -7,22 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra.imaging.roi_stats import SOMA_SIZE, soma_sized
 from napari_cebra.progress import Progress
 
 from .frame_labels import FrameLabels
-
-# A soma-sized ROI has between half and two and a half times the median cell's pixels:
-# smaller ones are fragments, larger ones background or merged blobs.
-SOMA_SIZE = (0.5, 2.5)
-
-
-def soma_sized(npix: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Mask of ``cells`` (indices) whose pixel count is within :data:`SOMA_SIZE` × the median
-    cell's."""
-    if not len(cells):
-        return np.zeros(0, bool)
-    median = float(np.median(npix[cells]))
-    return (npix[cells] >= SOMA_SIZE[0] * median) & (npix[cells] <= SOMA_SIZE[1] * median)
 
 
 def cell_traces(session, cells_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
