@@ -32,6 +32,8 @@ EXTRA_TRACES_FIELDS = {
     "movie_layer": "name of the Image layer holding the stimulus movie these traces watched",
     "suite2p_dir": "the suite2p plane folder the traces were read from",
     "neuropil_coefficient": "the neuropil coefficient dF/F was computed with",
+    "roi_indices": "the suite2p ROI index of each trace column (int array)",
+    "curation_hash": "fingerprint of the suite2p plane's ROIs and cell flags the traces came from",
     "sample": "which built-in sample made the layer",
     "ground_truth": "True when the traces are a simulation's true traces",
     "source_layer": "name of the stack layer the traces were extracted from",

@@ -37,8 +37,10 @@ def check_model_targets(path: str | Path, overwrite: bool = False) -> Path:
 
 
 def save_model(model, path: str | Path, settings: TrainSettings,
-               label_columns: Sequence[str] = (), overwrite: bool = False) -> Path:
-    """``model.save(path)`` plus its settings file (``<path>.settings.json``).
+               label_columns: Sequence[str] = (), overwrite: bool = False,
+               rois: dict | None = None) -> Path:
+    """``model.save(path)`` plus its settings file (``<path>.settings.json``); ``rois``
+    (suite2p folder, ROI indices, curation hash) records which ROIs the traces were.
 
     Both targets are checked before either is written. The two are written to temporary files
     first and published together, so an error or Ctrl-C leaves both or neither.
@@ -47,6 +49,8 @@ def save_model(model, path: str | Path, settings: TrainSettings,
     side = settings_path(path)
     record = {"format": SETTINGS_FORMAT, "format_version": SETTINGS_VERSION,
               "settings": settings.to_dict(), "label_columns": list(label_columns)}
+    if rois:
+        record["rois"] = dict(rois)
     text = json.dumps(record, indent=2) + "\n"
     side_was_there, side_published = os.path.lexists(side), False
     try:

@@ -225,3 +225,29 @@ def test_bad_input_is_named(plane):
     with pytest.raises(FileNotFoundError, match="data.bin"):
         c.merge([0, 1])
     assert c.n_rois == 6 and not c.changed
+
+
+def test_the_curated_set_flows_on(plane, tmp_path):
+    import json
+
+    from napari_cebra.cli import main
+    from napari_cebra.imaging.session import load_session
+
+    c = Curation.open(plane)
+    c.set_cell([0, 3], False)
+    c.save()
+    session = load_session(plane, cells_only=True)
+    assert list(session.roi_indices) == [1, 2, 4, 5]
+    assert session.traces.shape == (600, 4)
+    np.testing.assert_allclose(session.trace_sets["F"], c.traces("F")[[1, 2, 4, 5]].T)
+    meta = session.layer_metadata()
+    assert list(meta["roi_indices"]) == [1, 2, 4, 5] and meta["curation_hash"] == c.hash
+    assert list(load_session(plane).roi_indices) == list(range(6))  # all, when asked
+    # the shell trains on the curated cells and records which ones in the model's settings
+    out = tmp_path / "model.pt"
+    assert main(["train", str(plane), "--out", str(out), "--iterations", "5", "--batch-size",
+                 "32", "--hidden-units", "8", "--model", "offset5-model", "--device",
+                 "cpu"]) == 0
+    record = json.loads((tmp_path / "model.pt.settings.json").read_text())
+    assert record["rois"]["roi_indices"] == [1, 2, 4, 5]
+    assert record["rois"]["curation_hash"] == c.hash

@@ -135,7 +135,7 @@ def load_inputs(session: dict, extracted: str | None = None) -> tuple[np.ndarray
     if kind == "suite2p":
         from napari_cebra.imaging.session import load_session
 
-        s = load_session(path)
+        s = load_session(path, cells_only=True)  # the cells as saved (curated)
         return s.trace_sets["dff"], fs or s.fs
     if kind == "nwb":
         from napari_cebra.imaging.nwb import nwb_traces

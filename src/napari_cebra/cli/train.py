@@ -28,7 +28,7 @@ def register(subparsers) -> None:
         "CEBRA-Behaviour (add --hybrid for both objectives).",
     )
     p.add_argument("traces", help="(time, neurons) .npy, .npz with a trace set, or a suite2p "
-                   "output folder")
+                   "output folder (its cells as iscell.npy marks them: the curated set)")
     p.add_argument("--trace-set", default=None,
                    help="array to use from an .npz (default: dff, else the first 2-D array)")
     p.add_argument("--labels", action="append", default=[], metavar="FILE",
@@ -51,16 +51,21 @@ def register(subparsers) -> None:
     p.set_defaults(func=handler)
 
 
-def load_traces(path: str | Path, trace_set: str | None = None):
+def load_traces(path: str | Path, trace_set: str | None = None,
+                provenance: dict | None = None):
     """The (time, neurons) matrix of a .npy file, one array of an .npz, or a trace set of a
-    suite2p output folder (dF/F by default)."""
+    suite2p output folder (dF/F by default) of the ROIs it marks as cells; for a folder,
+    ``provenance`` gets which ROIs those are (indices and the curation's hash)."""
     import numpy as np
 
     path = Path(path)
     if path.is_dir():
         from napari_cebra.imaging import load_session
 
-        sets = load_session(path).trace_sets
+        session = load_session(path, cells_only=True)
+        if provenance is not None:
+            provenance.update(session.provenance())
+        sets = session.trace_sets
         name = trace_set or "dff"
         if name not in sets:
             raise ValueError(f"{path} has no trace set {name!r}; it has {', '.join(sets)}.")
@@ -128,7 +133,8 @@ def handler(args: argparse.Namespace) -> int:
     from napari_cebra.progress import drain
 
     check_outputs(args)
-    traces = load_traces(args.traces, args.trace_set)
+    provenance: dict = {}
+    traces = load_traces(args.traces, args.trace_set, provenance)
     labels, kinds = {}, {}
     for kind, files in (("continuous", args.labels), ("discrete", args.discrete)):
         for file in files:
@@ -150,7 +156,8 @@ def handler(args: argparse.Namespace) -> int:
     with ProgressBar() as bar:
         result = drain(pipeline.train(job), bar)  # a TrainingError is one line (exit 1)
     if args.out:
-        save_model(result.model, args.out, settings, job.label_columns, overwrite=args.overwrite)
+        save_model(result.model, args.out, settings, job.label_columns, overwrite=args.overwrite,
+                   rois=provenance or None)
         print(f"model: {args.out}", file=sys.stderr)
     if args.embedding:
         save_embedding(args.embedding, result.embedding, result.time, result.labels,

@@ -40,6 +40,7 @@ class ImagingSession:
     fs: float | None
     baseline: BaselineParams = field(default_factory=BaselineParams)
     labels: LabelSet | None = None
+    rois: np.ndarray | None = None  # suite2p ROI index of each trace column (None: all ROIs)
 
     @property
     def traces(self) -> np.ndarray:
@@ -58,6 +59,18 @@ class ImagingSession:
     def roi_features(self) -> dict[str, np.ndarray]:
         return roi_table(self.suite2p.stat, self.suite2p.iscell)
 
+    @property
+    def roi_indices(self) -> np.ndarray:
+        """The suite2p ROI index of each trace column."""
+        return np.arange(self.suite2p.n_rois) if self.rois is None else self.rois
+
+    @property
+    def curation_hash(self) -> str:
+        """Fingerprint of the plane's ROIs and cell flags as saved (see ``curation``)."""
+        from .curation import curation_hash
+
+        return curation_hash(self.suite2p.stat, self.suite2p.iscell)
+
     def attach_labels(self, labels: LabelSet) -> None:
         """Attach labels already on the imaging time base (see ``labels.align_labels``)."""
         labels.check_length(self.n_frames)
@@ -72,7 +85,14 @@ class ImagingSession:
             labels=self.labels.columns if self.labels else None,
             label_kinds=self.labels.kinds if self.labels else None, time_axis=time_axis,
             suite2p_dir=str(self.suite2p.plane_dir),
-            neuropil_coefficient=self.baseline.neuropil_coefficient)
+            neuropil_coefficient=self.baseline.neuropil_coefficient,
+            roi_indices=self.roi_indices.copy(), curation_hash=self.curation_hash)
+
+    def provenance(self) -> dict:
+        """Which ROIs the traces are (for model settings and reports): folder, indices, hash."""
+        return {"suite2p_dir": str(self.suite2p.plane_dir),
+                "roi_indices": [int(i) for i in self.roi_indices],
+                "curation_hash": self.curation_hash}
 
 
 def dff_from_sets(
@@ -95,25 +115,31 @@ def dff_from_sets(
 
 
 def session_from_output(
-    output: Suite2pOutput, baseline: BaselineParams | None = None, fs: float | None = None
+    output: Suite2pOutput, baseline: BaselineParams | None = None, fs: float | None = None,
+    cells_only: bool = False,
 ) -> ImagingSession:
+    """``cells_only``: only the ROIs marked cells in ``iscell.npy`` (as curated and saved)."""
     baseline = baseline or BaselineParams()
     fs = fs if fs is not None else output.fs
-    sets = {"F": output.F.T.copy()}
+    rows = np.flatnonzero(output.iscell[:, 0] > 0.5) if cells_only else None
+    pick = (lambda a: a.T.copy()) if rows is None else (lambda a: a[rows].T.copy())
+    sets = {"F": pick(output.F)}
     if output.Fneu is not None:
-        sets["Fneu"] = output.Fneu.T.copy()
+        sets["Fneu"] = pick(output.Fneu)
     if output.spks is not None:
-        sets["spks"] = output.spks.T.copy()
+        sets["spks"] = pick(output.spks)
     sets["dff"] = dff_from_sets(sets, fs, baseline)
     sets = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sets.items()}
-    return ImagingSession(suite2p=output, trace_sets=sets, fs=fs, baseline=baseline)
+    return ImagingSession(suite2p=output, trace_sets=sets, fs=fs, baseline=baseline, rois=rows)
 
 
 def load_session(
-    folder: PathLike, plane: int = 0, baseline: BaselineParams | None = None
+    folder: PathLike, plane: int = 0, baseline: BaselineParams | None = None,
+    cells_only: bool = False,
 ) -> ImagingSession:
-    """Open an existing suite2p output folder as a session (no re-run)."""
-    return session_from_output(read_suite2p(folder, plane), baseline)
+    """Open an existing suite2p output folder as a session (no re-run); ``cells_only``: the
+    ROIs ``iscell.npy`` marks as cells (the curated set), recorded in ``roi_indices``."""
+    return session_from_output(read_suite2p(folder, plane), baseline, cells_only=cells_only)
 
 
 def extract_steps(
