@@ -69,3 +69,26 @@ def plane_projections(ops: dict, shape: tuple[int, int], movie=None) -> dict[str
     if "meanImg" in out and "meanImgE" not in out:
         out["meanImgE"] = enhanced_mean(out["meanImg"])
     return {k: out[k] for k in PROJECTIONS if k in out}
+
+
+def raster_order(activity: np.ndarray, min_rastermap: int = 30) -> np.ndarray:
+    """An order of the rows of ``activity`` (N ROIs, T) that puts ROIs active together next
+    to each other: rastermap's sorting, or for fewer than ``min_rastermap`` ROIs (too few for
+    its clustering) the order along the first principal component."""
+    x = np.asarray(activity, np.float32)
+    n = x.shape[0]
+    if n < 2:
+        return np.arange(n)
+    x = (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-6)
+    if n >= min_rastermap:
+        import warnings
+
+        from rastermap import Rastermap
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = Rastermap(n_clusters=min(100, n // 2), n_PCs=min(200, n - 1),
+                              verbose=False).fit(x)
+        return np.asarray(model.isort)
+    u, _, _ = np.linalg.svd(x, full_matrices=False)
+    return np.argsort(u[:, 0])

@@ -9,8 +9,11 @@ the median cell's: the soma-size rule), ``skew``, ``compact``, ``aspect_ratio``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from napari_cebra.settings import setting
 
 # A soma-sized ROI has between half and two and a half times the median cell's pixels:
 # smaller ones are fragments, larger ones background or merged blobs.
@@ -111,7 +114,7 @@ def passing(table, **thresholds) -> np.ndarray:
             raise ValueError(f"no ROI statistic {name!r} to filter on; choose from "
                              f"{', '.join(STATISTICS)}.")
         low, high = _bounds(name, bounds)
-        values = table[name].to_numpy(float)
+        values = np.nan_to_num(table[name].to_numpy(float), nan=0.0)
         if low is not None:
             keep &= values >= low
         if high is not None:
@@ -132,3 +135,29 @@ def _bounds(name: str, bounds) -> tuple[float | None, float | None]:
         raise ValueError(f"filter {name}: give a minimum or a (min, max) pair; got {bounds!r}"
                          ) from None
     return (None if low is None else float(low)), (None if high is None else float(high))
+
+
+@dataclass
+class CellFilter:
+    """Thresholds a ROI must meet to stay a cell (the curation view's filter form)."""
+
+    min_probability: float = setting(0.0, min=0.0, max=1.0,
+                                     help="smallest classifier probability (suite2p's)")
+    min_size: float = setting(0.0, min=0.0, max=100.0, unit="× median cell",
+                              help="smallest ROI, relative to the median cell's pixel count")
+    max_size: float = setting(100.0, min=0.0, max=100.0, unit="× median cell",
+                              help="largest ROI, relative to the median cell's pixel count")
+    min_snr: float = setting(-1.0, min=-1.0, max=1.0, help="smallest trace SNR")
+    min_skew: float = setting(-100.0, min=-100.0, max=100.0, help="smallest trace skewness")
+    max_compact: float = setting(100.0, min=1.0, max=100.0, help="largest compactness")
+
+    @classmethod
+    def soma(cls) -> CellFilter:
+        """Classified as a cell (probability ≥ 0.5) and soma-sized (:data:`SOMA_SIZE`)."""
+        return cls(min_probability=0.5, min_size=SOMA_SIZE[0], max_size=SOMA_SIZE[1])
+
+    def thresholds(self) -> dict:
+        """Keyword arguments for :func:`passing` / ``Curation.filter``."""
+        return {"probability": (self.min_probability, None),
+                "size": (self.min_size, self.max_size), "snr": (self.min_snr, None),
+                "skew": (self.min_skew, None), "compact": (None, self.max_compact)}
