@@ -251,3 +251,19 @@ def test_the_curated_set_flows_on(plane, tmp_path):
     record = json.loads((tmp_path / "model.pt.settings.json").read_text())
     assert record["rois"]["roi_indices"] == [1, 2, 4, 5]
     assert record["rois"]["curation_hash"] == c.hash
+
+
+def test_the_shell_curates_with_the_same_rules(plane, tmp_path, capsys):
+    from napari_cebra.cli import main
+
+    assert main(["curate", str(plane), "--not-cell", "3", "--min-probability", "0.75",
+                 "--stats", str(tmp_path / "stats.csv")]) == 0
+    assert "dry run" in capsys.readouterr().err
+    assert not backup_path(plane / "iscell.npy").exists()  # nothing written
+    assert (tmp_path / "stats.csv").read_text().startswith("roi,cell,probability")
+    assert main(["curate", str(plane), "--soma", "--save"]) == 0
+    c = Curation.open(plane)
+    npix = c.statistics()["npix"].to_numpy()
+    assert list(c.cells) == list(np.arange(6)[soma_sized(npix, np.arange(6))])
+    assert main(["curate", str(plane), "--discard"]) == 0
+    assert len(Curation.open(plane).cells) == 6
