@@ -243,6 +243,13 @@ def test_the_curated_set_flows_on(plane, tmp_path):
     meta = session.layer_metadata()
     assert list(meta["roi_indices"]) == [1, 2, 4, 5] and meta["curation_hash"] == c.hash
     assert list(load_session(plane).roi_indices) == list(range(6))  # all, when asked
+    # decode --stack's report names the curation its cells came from
+    from napari_cebra.whole_path.stack_decoding import cell_traces, extraction_summary
+
+    every = load_session(plane)
+    _, cells = cell_traces(every)
+    assert set(cells) <= {1, 2, 4, 5}
+    assert extraction_summary(every, cells)["curation_hash"] == c.hash
     # the shell trains on the curated cells and records which ones in the model's settings
     out = tmp_path / "model.pt"
     assert main(["train", str(plane), "--out", str(out), "--iterations", "5", "--batch-size",
@@ -267,3 +274,20 @@ def test_the_shell_curates_with_the_same_rules(plane, tmp_path, capsys):
     assert list(c.cells) == list(np.arange(6)[soma_sized(npix, np.arange(6))])
     assert main(["curate", str(plane), "--discard"]) == 0
     assert len(Curation.open(plane).cells) == 6
+
+
+def test_live_reads_the_curated_cells_from_raw_frames(plane):
+    from napari_cebra.live import RawFrames, RoiMasks
+
+    c = Curation.open(plane)
+    c.set_cell([1, 4], False)
+    c.save()
+    masks, _ = RoiMasks.from_suite2p(plane, cells_only=True)
+    assert masks.n_rois == 4
+    movie = np.fromfile(plane / "data.bin", np.int16).reshape(600, 64, 64)
+    F, Fneu = zip(*(masks.fluorescence(frame) for frame in movie[:50]), strict=True)
+    np.testing.assert_allclose(np.stack(F, 1), c.traces("F")[[0, 2, 3, 5], :50], rtol=1e-4)
+    np.testing.assert_allclose(np.stack(Fneu, 1), c.traces("Fneu")[[0, 2, 3, 5], :50],
+                               rtol=1e-4)
+    front = RawFrames.from_suite2p(plane, baseline="fixed", cells_only=True)
+    assert front(movie[0]).shape == (4,)

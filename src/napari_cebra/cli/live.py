@@ -40,7 +40,8 @@ def register(subparsers) -> None:
                    help="traces .npy, a stack (.npy/.tif) or a folder of TIFFs being written")
     p.add_argument("--rois", type=Path, default=None,
                    help="suite2p plane folder: the source is raw frames, decoded through its "
-                   "ROI and neuropil masks and a running dF/F baseline")
+                   "ROI and neuropil masks and a running dF/F baseline (its cells as "
+                   "iscell.npy marks them, or all ROIs when --fit-traces has one per ROI)")
     p.add_argument("--k", type=int, default=24, help="neighbours of the kNN decoder (24)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (must not exist)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -124,9 +125,13 @@ def handler(args: argparse.Namespace) -> int:
         names = list(columns)
     frontend = None
     if args.rois is not None:
+        from napari_cebra.imaging.suite2p_read import read_suite2p
+
+        plane = read_suite2p(args.rois)  # the curated cells, unless the model saw every ROI
+        every_roi = traces.shape[1] == plane.n_rois != int((plane.iscell[:, 0] > 0.5).sum())
         frontend = RawFrames.from_suite2p(
             args.rois, fs=args.fs, neuropil_coefficient=args.neuropil_coefficient,
-            baseline=args.baseline, window_s=args.window_s)
+            baseline=args.baseline, window_s=args.window_s, cells_only=not every_roi)
     decoder = LiveDecoder.from_training(
         model, traces, labels, session_id=args.session_id, n_neighbors=args.k,
         discrete=args.discrete, frontend=frontend, label_names=names)

@@ -86,16 +86,21 @@ class RoiMasks:
         return cls(matrix, (ly, lx), n)
 
     @classmethod
-    def from_suite2p(cls, folder: str | Path, plane: int = 0, *, neuropil: bool = True
-                     ) -> tuple[RoiMasks, object]:
+    def from_suite2p(cls, folder: str | Path, plane: int = 0, *, neuropil: bool = True,
+                     cells_only: bool = False) -> tuple[RoiMasks, object]:
         """The masks of a suite2p plane folder and its :class:`Suite2pOutput` (for its F,
-        frame rate and settings)."""
+        frame rate and settings); ``cells_only``: only the ROIs ``iscell.npy`` marks as cells
+        (the curated set; every ROI still shapes the others' neuropil)."""
         from napari_cebra.imaging.suite2p_read import read_suite2p
 
         output = read_suite2p(folder, plane)
         has_neuropil = neuropil and output.Fneu is not None
-        return cls.from_stat(output.stat, output.shape, output.ops,
-                             neuropil=has_neuropil), output
+        masks = cls.from_stat(output.stat, output.shape, output.ops, neuropil=has_neuropil)
+        if cells_only:
+            cells = np.flatnonzero(output.iscell[:, 0] > 0.5)
+            rows = np.concatenate([cells, masks.n_rois + cells])
+            masks = cls(masks.weights[rows], masks.shape, len(cells))
+        return masks, output
 
     def fluorescence(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(F, Fneu) of one (Ly, Lx) frame, each (N,) float32."""
@@ -194,16 +199,19 @@ class RawFrames:
     @classmethod
     def from_suite2p(cls, folder: str | Path, plane: int = 0, *, fs: float | None = None,
                      neuropil_coefficient: float = 0.7, baseline: str = "maximin",
-                     window_s: float = 60.0, percentile: float = 8.0) -> RawFrames:
+                     window_s: float = 60.0, percentile: float = 8.0,
+                     cells_only: bool = False) -> RawFrames:
         """Masks of a suite2p plane and the session's dF/F settings. ``baseline="fixed"``
-        takes each ROI's F0 as the ``percentile`` of the session's corrected F."""
-        masks, output = RoiMasks.from_suite2p(folder, plane)
+        takes each ROI's F0 as the ``percentile`` of the session's corrected F.
+        ``cells_only``: only the ROIs ``iscell.npy`` marks as cells."""
+        masks, output = RoiMasks.from_suite2p(folder, plane, cells_only=cells_only)
         fs = fs if fs is not None else output.fs
         f0 = None
         if baseline == "fixed":
-            fc = output.F.astype(np.float64)
+            keep = np.flatnonzero(output.iscell[:, 0] > 0.5) if cells_only else slice(None)
+            fc = output.F[keep].astype(np.float64)
             if output.Fneu is not None:
-                fc = fc - neuropil_coefficient * output.Fneu
+                fc = fc - neuropil_coefficient * output.Fneu[keep]
             f0 = np.percentile(fc, percentile, axis=1)
         dff = RunningDff(masks.n_rois, fs=fs, neuropil_coefficient=neuropil_coefficient,
                          baseline=baseline, window_s=window_s, f0=f0)

@@ -36,7 +36,8 @@ def extraction_summary(session, cells: np.ndarray, cells_only: bool = True) -> d
         traces="dff", n_frames=int(session.n_frames), fs=session.fs,
         output_folder=str(Path(session.suite2p.plane_dir)),
         neuropil_coefficient=session.baseline.neuropil_coefficient,
-        baseline=session.baseline.method, cell_indices=[int(i) for i in cells])
+        baseline=session.baseline.method, cell_indices=[int(i) for i in cells],
+        curation_hash=session.curation_hash)
 
 
 def decode_stack_steps(
