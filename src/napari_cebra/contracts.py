@@ -70,6 +70,16 @@ def traces_record(traces: Any, *, fs: float | None = None,
     return record
 
 
+def rois_of(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which suite2p ROIs a traces record holds (folder, ``roi_indices``, ``curation_hash``),
+    JSON-ready for model settings and reports; ``None`` when it does not say."""
+    if not record or record.get("roi_indices") is None:
+        return None
+    return {"suite2p_dir": record.get("suite2p_dir"),
+            "roi_indices": [int(i) for i in np.asarray(record["roi_indices"]).ravel()],
+            "curation_hash": record.get("curation_hash")}
+
+
 def traces_of(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The traces record in a layer's ``metadata`` dict, or ``None`` if it carries none."""
     record = (metadata or {}).get(META_KEY)

@@ -1,22 +1,18 @@
 """The curation view: open a suite2p plane, click and mark ROIs, paint one, save, reopen, train."""
 
+import json
 import shutil
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from napari_cebra import pipeline
 from napari_cebra.contracts import traces_of
 from napari_cebra.gui.curation_widget import CurationWidget
+from napari_cebra.gui.train_widget import TrainWidget
 from napari_cebra.imaging.curation import Curation
-from napari_cebra.progress import drain
 from napari_cebra.synthetic.calcium_movie import simulate_calcium_movie
 from napari_cebra.synthetic.suite2p_plane import true_masks, write_suite2p_plane
-
-TINY = pipeline.TrainSettings(model_architecture="offset5-model", max_iterations=10,
-                              batch_size=32, num_hidden_units=8, output_dimension=3,
-                              device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +41,7 @@ def click(widget, truth, neuron, shift=False):
     widget._on_click(widget.layers["rois"], event)
 
 
-def test_curate_save_reopen_and_train(widget, made):
+def test_curate_save_reopen_and_train(widget, made, qtbot, tmp_path):
     folder, truth, masks = made
     viewer = widget.viewer
     names = [layer.name for layer in viewer.layers]
@@ -89,15 +85,27 @@ def test_curate_save_reopen_and_train(widget, made):
     widget.open_folder(plane)
     assert list(widget.curation.cells) == [3, 4, 5]
     assert sum("ROIs" in layer.name for layer in viewer.layers) == 1  # replaced, not added
-    # train on the curated cells, from the ROI layer's traces record
+    # train on the curated cells in Train CEBRA, from the ROI layer's traces record
     record = traces_of(widget.layers["rois"].metadata)
     assert list(record["roi_indices"]) == [3, 4, 5]
     assert record["curation_hash"] == again.hash
-    job = pipeline.job_from_metadata(record, TINY, source="ROIs")
-    assert job.neural.shape == (400, 3)
-    result = drain(pipeline.train(job))
-    assert result.embedding.shape == (400, 3) and np.isfinite(result.embedding).all()
-
+    assert record["traces"].shape == (400, 3)
+    train = TrainWidget(viewer)
+    viewer.window.add_dock_widget(train)
+    train.iterations.setValue(10)
+    train.batch_size.setValue(32)
+    train.hidden_units.setValue(8)
+    train.model_box.setCurrentText("offset5-model")
+    qtbot.waitUntil(lambda: not train.warm_up.is_running, timeout=30_000)
+    train.traces_box.setCurrentText(widget.layers["rois"].name)
+    train.start()
+    qtbot.waitUntil(lambda: not train.running, timeout=60_000)
+    embedding = record["embedding"]["embedding"]
+    assert embedding.shape[0] == 400 and np.isfinite(embedding).all()
+    train.save_model(tmp_path / "run.pt")
+    saved = json.loads((tmp_path / "run.pt.settings.json").read_text())
+    assert saved["rois"]["roi_indices"] == [3, 4, 5]
+    assert saved["rois"]["curation_hash"] == again.hash
 
 def test_mistakes_are_told_and_change_nothing(widget, monkeypatch):
     from napari_cebra.gui import curation_widget as cw

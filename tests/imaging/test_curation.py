@@ -291,3 +291,13 @@ def test_live_reads_the_curated_cells_from_raw_frames(plane):
                                rtol=1e-4)
     front = RawFrames.from_suite2p(plane, baseline="fixed", cells_only=True)
     assert front(movie[0]).shape == (4,)
+
+
+def test_saved_cells_names_the_curation(plane):
+    from napari_cebra.imaging.curation import saved_cells
+
+    c = Curation.open(plane)
+    c.set_cell(2, False)
+    c.save()
+    rois = saved_cells(plane)
+    assert rois["roi_indices"] == [0, 1, 3, 4, 5] and rois["curation_hash"] == c.hash

@@ -151,6 +151,17 @@ def load_inputs(session: dict, extracted: str | None = None) -> tuple[np.ndarray
     return np.asarray(traces, np.float32), fs
 
 
+def _saved_cells(session: dict, extracted: str | None) -> dict | None:
+    """Which suite2p ROIs a suite2p/stack session trains on (indices, curation hash)."""
+    if session["kind"] not in ("suite2p", "stack"):
+        return None
+    from napari_cebra.imaging.curation import saved_cells
+
+    path = session["path"] if session["kind"] == "suite2p" else (
+        extracted or str(extract_folder(session, "")))
+    return saved_cells(path)
+
+
 def split_bounds(n: int, test_fraction: float) -> tuple[int, int]:
     """(end of training, end of validation): ``[0, a)`` trains, ``[a, b)`` validates,
     ``[b, n)`` tests."""
@@ -206,6 +217,7 @@ def _train_and_score(session: dict, settings: dict, stage: str, out: str, key: s
 
         torch.set_num_threads(int(threads))
     neural, fs = load_inputs(session, extracted)
+    rois = _saved_cells(session, extracted)
     n = len(neural)
     train_end, val_end = split_bounds(n, session["test_fraction"])
     labels, kinds = {}, {}
@@ -236,6 +248,8 @@ def _train_and_score(session: dict, settings: dict, stage: str, out: str, key: s
                               "test_fraction": session["test_fraction"],
                               "conditional": conditional, "final_loss": float(
                                   result.loss[-1]) if result.loss else float("nan")}
+    if rois:
+        record["curation_hash"] = rois["curation_hash"]
     cont = [k for k in labels if kinds[k] == "continuous"]
     if cont:
         y, discrete = np.stack([labels[k] for k in cont], 1), False
@@ -271,7 +285,7 @@ def _train_and_score(session: dict, settings: dict, stage: str, out: str, key: s
         files["model"].parent.mkdir(parents=True, exist_ok=True)
         save_embedding(files["embedding"], emb, result.time, result.labels, overwrite=True,
                        fs=fs)
-        save_model(result.model, files["model"], ts, columns, overwrite=True)
+        save_model(result.model, files["model"], ts, columns, overwrite=True, rois=rois)
         record.update(embedding=str(files["embedding"]), model=str(files["model"]),
                       traces=extracted or session["path"])
     return record

@@ -35,7 +35,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_cebra import model_files, pipeline
-from napari_cebra.contracts import LABEL_KINDS, label_columns_of, traces_of
+from napari_cebra.contracts import LABEL_KINDS, label_columns_of, rois_of, traces_of
 from napari_cebra.gui import registry, session_flow
 from napari_cebra.gui.combos import follow_layers, refill_layers
 from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_blocking_job
@@ -436,6 +436,7 @@ class TrainWidget(RunsJobs, QWidget):
             return
         self.model, self.result = result.model, result
         self._model_columns = result.label_columns
+        self._model_rois = rois_of(record)  # which suite2p ROIs, for the settings file
         record["embedding"] = result.as_metadata()
         from napari_cebra.gui.embedding_view import EmbeddingView
 
@@ -452,11 +453,12 @@ class TrainWidget(RunsJobs, QWidget):
             raise ValueError("No model yet: train or load one first.")
         settings = self.result.settings if self.result is not None else self.settings()
         return model_files.save_model(self.model, path, settings, self._model_columns,
-                                   overwrite=True)
+                                   overwrite=True, rois=getattr(self, "_model_rois", None))
 
     def load_model(self, path: str | Path) -> None:
         model, settings, columns = model_files.load_model(path)
         self.model, self.result, self._model_columns = model, None, tuple(columns)
+        self._model_rois = None
         self.set_settings(settings)
         self.set_label_columns(columns)
         self._set_busy(False)

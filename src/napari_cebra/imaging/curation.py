@@ -427,3 +427,14 @@ def _replace_all(folder: Path, writers: dict) -> None:
             fd = os.open(folder, os.O_RDONLY)
             os.fsync(fd)
             os.close(fd)
+
+
+def saved_cells(folder: PathLike, plane: int = 0) -> dict:
+    """Which ROIs of a plane folder are cells as saved — ``suite2p_dir``, ``roi_indices``,
+    ``curation_hash`` — read from ``stat.npy`` and ``iscell.npy`` only (for reports)."""
+    plane_dir = find_plane_dir(folder, plane)
+    stat = load_npy(plane_dir / "stat.npy", allow_objects=True)
+    iscell = np.asarray(load_npy(plane_dir / "iscell.npy"), float).reshape(len(stat), -1)
+    return {"suite2p_dir": str(plane_dir),
+            "roi_indices": [int(i) for i in np.flatnonzero(iscell[:, 0] > 0.5)],
+            "curation_hash": curation_hash(stat, iscell[:, [0, -1]])}
