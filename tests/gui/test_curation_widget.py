@@ -117,3 +117,20 @@ def test_mistakes_are_told_and_change_nothing(widget, monkeypatch):
     widget.buttons["Add drawn ROI"].click()
     assert "select at least 2 ROIs" in shown[0] and "empty" in shown[1]
     assert widget.curation.hash == before and not widget.curation.changed
+
+
+def test_finishing_extract_opens_the_plane(made, tmp_path, make_napari_viewer):
+    from napari_cebra.gui import session_flow
+    from napari_cebra.gui.layers import record_metadata
+    from napari_cebra.imaging.session import load_session
+
+    folder = shutil.copytree(made[0], tmp_path / "plane0")
+    viewer = make_napari_viewer()
+    w = CurationWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    # what Extract hands on: the ROI layer with the plane's traces record
+    record = load_session(folder).layer_metadata()
+    layer = viewer.add_labels(np.zeros((64, 64), np.int32), metadata=record_metadata(record))
+    session_flow.hand_on(viewer, "traces", layer)
+    assert w.curation is not None and w.curation.plane_dir == folder
+    assert w.curation.n_rois == 5

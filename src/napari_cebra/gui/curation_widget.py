@@ -29,8 +29,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_cebra.contracts import traces_of
 from napari_cebra.imaging.roi_stats import STATISTICS, CellFilter
 
+from . import registry, session_flow
 from .layers import record_metadata, roi_colormap
 
 CELL_COLOURS = "cell / not cell"
@@ -72,8 +74,7 @@ class CurationWidget(QWidget):
         self.status.setWordWrap(True)
         self.raster = RasterView(on_time=self._set_time)
         row = QHBoxLayout()
-        row.addWidget(self.folder)
-        row.addWidget(browse)
+        row.addWidget(self.folder), row.addWidget(browse)
         grid = QGridLayout()
         actions = [("Cell (C)", lambda: self.mark(True)),
                    ("Not cell (N)", lambda: self.mark(False)), ("Delete", self.delete),
@@ -81,7 +82,7 @@ class CurationWidget(QWidget):
                    ("Soma-sized", self._soma_preset), ("Apply filter", self.apply_filter),
                    ("Undo", self.undo), ("Redo", self.redo), ("Save", self.save),
                    ("Discard", self.discard)]
-        self.buttons = {}
+        self.buttons: dict[str, QPushButton] = {}
         for i, (text, slot) in enumerate(actions):
             button = self.buttons[text.split(" (")[0]] = QPushButton(text)
             button.clicked.connect(self._guarded(slot))
@@ -96,12 +97,20 @@ class CurationWidget(QWidget):
         layout.addWidget(self.raster)
         layout.addWidget(self.status)
         self.viewer.dims.events.current_step.connect(self._time_moved)
+        registry.register(napari_viewer, "curation", self)
+        session_flow.follow_latest(napari_viewer, self)
+
+    def follow_session(self, role: str, output) -> None:
+        """Extract finished (a traces layer from a suite2p folder): open that plane."""
+        folder = (traces_of(getattr(output, "metadata", None)) or {}).get("suite2p_dir")
+        if role == "traces" and folder and self.curation is None:
+            self._guarded(lambda: self.open_folder(folder), needs_plane=False)()
 
     # ------------------------------------------------------------------ opening
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "suite2p plane folder")
         if folder:
-            self._guarded(lambda: self.open_folder(folder))()
+            self._guarded(lambda: self.open_folder(folder), needs_plane=False)()
 
     def open_folder(self, folder: str | Path) -> None:
         """Open a plane and show its layers (replacing those of a plane shown before)."""
@@ -218,9 +227,9 @@ class CurationWidget(QWidget):
             self.raster.set_time(int(self.viewer.dims.current_step[0]))
 
     # ------------------------------------------------------------------ actions
-    def _guarded(self, slot):
+    def _guarded(self, slot, needs_plane: bool = True):
         def run(*_):
-            if self.curation is None and slot not in (self._browse,):
+            if self.curation is None and needs_plane:
                 show_error("Open a suite2p plane folder first.")
                 return
             try:
@@ -247,8 +256,7 @@ class CurationWidget(QWidget):
         return self.selected
 
     def mark(self, flag: bool) -> None:
-        self.curation.set_cell(self._need(), flag)
-        self.refresh()
+        self.curation.set_cell(self._need(), flag), self.refresh()
 
     def delete(self) -> None:
         self.curation.remove(self._need())
@@ -273,8 +281,7 @@ class CurationWidget(QWidget):
             self.form[f.name].value = getattr(CellFilter.soma(), f.name)
 
     def apply_filter(self) -> None:
-        self.curation.filter(**self.thresholds())
-        self.refresh()
+        self.curation.filter(**self.thresholds()), self.refresh()
 
     def undo(self) -> None:
         self.curation.undo()
@@ -282,12 +289,10 @@ class CurationWidget(QWidget):
         self.refresh()
 
     def redo(self) -> None:
-        self.curation.redo()
-        self.refresh()
+        self.curation.redo(), self.refresh()
 
     def save(self) -> None:
-        self.curation.save()
-        self.refresh()
+        self.curation.save(), self.refresh()
 
     def discard(self) -> None:
         self.curation.discard()
