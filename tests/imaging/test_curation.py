@@ -301,3 +301,23 @@ def test_saved_cells_names_the_curation(plane):
     c.save()
     rois = saved_cells(plane)
     assert rois["roi_indices"] == [0, 1, 3, 4, 5] and rois["curation_hash"] == c.hash
+
+
+def test_backups_of_an_earlier_run_are_never_restored(plane):
+    c = Curation.open(plane)
+    c.set_cell(0, False)
+    c.save()
+    assert backup_path(plane / "ops.npy").read_bytes() == (plane / "ops.npy").read_bytes()
+    # suite2p re-runs in place: new ops.npy and iscell.npy, our old backups still there
+    ops = np.load(plane / "ops.npy", allow_pickle=True).item()
+    ops["rerun"] = True
+    np.save(plane / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
+    np.save(plane / "iscell.npy", np.stack([np.ones(6), np.full(6, 0.5)], 1))
+    c = Curation.open(plane)
+    before = contents(plane)
+    with pytest.raises(FolderChangedError, match="earlier suite2p run"):
+        c.discard()
+    c.set_cell(1, False)
+    with pytest.raises(FolderChangedError, match="earlier suite2p run"):
+        c.save()
+    assert contents(plane) == before

@@ -332,11 +332,22 @@ class Curation:
                 out["redcell.npy"] = red[rows]
         return out
 
+    def _check_backups(self) -> None:
+        """Backups belong to this suite2p run: ``ops.orig.npy`` (a copy of the run's
+        ``ops.npy``, which a curation never changes) must still match ``ops.npy``."""
+        ops, kept = self.plane_dir / "ops.npy", backup_path(self.plane_dir / "ops.npy")
+        if kept.exists() and ops.exists() and _fingerprint(ops)[::2] != _fingerprint(kept)[::2]:
+            raise FolderChangedError(
+                f"{self.plane_dir}: the *{BACKUP}.npy backups are from an earlier suite2p run "
+                f"(ops.npy differs from {kept.name}); nothing was written. Move the "
+                f"*{BACKUP}.npy files out of the folder, then save again.")
+
     def save(self) -> None:
         """Write the curation into the plane folder (see the module docstring)."""
         self._check_unchanged()
+        self._check_backups()
         arrays = self._arrays()
-        for name in arrays:  # originals first, each kept once and never overwritten
+        for name in [*arrays, "ops.npy"]:  # originals first, kept once, never overwritten
             path = self.plane_dir / name
             if path.exists() and not backup_path(path).exists():
                 _copy_whole(path, backup_path(path))
@@ -348,6 +359,7 @@ class Curation:
         """Throw the curation away: restore the original files (from their backups) and
         reopen them; the undo history is cleared."""
         self._check_unchanged()
+        self._check_backups()
         backups = {name: backup_path(self.plane_dir / name) for name in ROI_FILES}
         backups = {n: b for n, b in backups.items() if b.exists()}
         if backups:
