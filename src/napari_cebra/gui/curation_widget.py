@@ -29,7 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import traces_of
+from napari_cebra.contracts import META_KEY, traces_of
 from napari_cebra.imaging.roi_stats import STATISTICS, CellFilter
 
 from . import registry, session_flow
@@ -153,7 +153,8 @@ class CurationWidget(QWidget):
             rois.data = labels
         rois.features = table.reset_index().assign(roi=np.arange(1, c.n_rois + 1),
                                                    iscell=table["cell"].to_numpy())
-        rois.metadata = record_metadata(self._traces_record())
+        if (rois.metadata.get(META_KEY) or {}).get("curation_hash") != c.hash:
+            rois.metadata = record_metadata(self._traces_record())  # only when cells change
         self._recolour(table)
         self._show_counts(table)
         if raster or c.n_rois != len(self.raster.order):
@@ -164,19 +165,19 @@ class CurationWidget(QWidget):
             f"{' (unsaved)' if c.changed else ''}.")
 
     def _traces_record(self) -> dict:
-        """The curated cells' traces (dF/F), for Train / Decode, with indices and hash."""
-        from napari_cebra.imaging.session import dff_from_sets, session_from_output
+        """The curated cells' traces (dF/F, F, Fneu, spks) for Train / Decode, with their
+        suite2p indices and the curation's hash."""
+        from napari_cebra.contracts import traces_record
+        from napari_cebra.imaging.session import BaselineParams, dff_from_sets
 
-        c = self.curation
-        session = session_from_output(c._output, cells_only=False)
-        cells = c.cells
+        c, cells = self.curation, self.curation.cells
         sets = {name: c.traces(name)[cells].T.copy() for name in ("F", "Fneu", "spks")
                 if c.traces(name) is not None}
-        sets["dff"] = dff_from_sets(sets, c.fs, session.baseline)
-        session.trace_sets, session.rois = sets, cells
-        record = session.layer_metadata()
-        record["curation_hash"] = c.hash
-        return record
+        baseline = BaselineParams(neuropil_coefficient=c._coefficient)
+        sets["dff"] = dff_from_sets(sets, c.fs, baseline)
+        return traces_record(sets["dff"], fs=c.fs, trace_sets=sets, suite2p_dir=str(c.plane_dir),
+                             neuropil_coefficient=baseline.neuropil_coefficient,
+                             roi_indices=cells, curation_hash=c.hash)
 
     def _recolour(self, table=None) -> None:
         from matplotlib import colormaps
@@ -219,8 +220,7 @@ class CurationWidget(QWidget):
 
     # ------------------------------------------------------------------ time
     def _set_time(self, frame: int) -> None:
-        if "movie" in self.layers:
-            self.viewer.dims.set_current_step(0, frame)
+        "movie" in self.layers and self.viewer.dims.set_current_step(0, frame)
 
     def _time_moved(self, event=None) -> None:
         if "movie" in self.layers and self.viewer.dims.ndim >= 3:
