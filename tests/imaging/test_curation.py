@@ -80,6 +80,11 @@ def test_merging_the_halves_of_a_split_neuron(plane, base, truth):
     assert (got == whole).all()
     r = np.corrcoef(corrected(c, merged), truth.traces[:, 0])[0, 1]
     assert r >= 0.9 and r >= min(half)
+    # re-extracted from the movie: the mean over the joined pixels is the halves' F weighted
+    # by their sizes (uniform weights, no overlap)
+    n = np.array([len(c.stat[i]["ypix"]) for i in (0, 1)], float)
+    np.testing.assert_allclose(c.traces("F")[merged], n @ c.traces("F")[:2] / n.sum(),
+                               rtol=1e-4)
     assert list(c.cells) == [2, 3, 4, 5, 6]  # the halves stay, as not cells
     assert c.stat[merged]["imerge"] == [0, 1]
 

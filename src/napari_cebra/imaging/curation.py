@@ -228,7 +228,7 @@ class Curation:
         y = np.concatenate([p["ypix"] for p in parts])
         x = np.concatenate([p["xpix"] for p in parts])
         lam = np.concatenate([np.asarray(p.get("lam", np.ones(len(p["ypix"]))), float)
-                              / max(float(np.sum(p.get("lam", 1.0))), 1e-12) for p in parts])
+                              for p in parts])  # suite2p's merge joins the weights as they are
         _, first = np.unique(np.stack([y, x], 1), axis=0, return_index=True)
         others = [s for i, s in enumerate(self.stat) if i not in set(idx.tolist())]
         stat = self._extract([(y[first], x[first], lam[first])], others)[0]

@@ -47,7 +47,7 @@ def new_roi_stat(ypix: np.ndarray, xpix: np.ndarray, lam: np.ndarray, shape: tup
     ypix = np.asarray(ypix, np.int32)
     xpix = np.asarray(xpix, np.int32)
     lam = np.asarray(lam, np.float32)
-    stat = {"ypix": ypix, "xpix": xpix, "lam": lam / max(float(lam.sum()), 1e-12)}
+    stat = {"ypix": ypix, "xpix": xpix, "lam": lam}  # pixel weights, as suite2p keeps them
     soma_crop = bool(settings.get("detection", {}).get("soma_crop", True))
     stat = roi_stats(np.array([stat]), shape[0], shape[1], diameter=_diameter(settings),
                      do_soma_crop=soma_crop, max_overlap=None)[0]
