@@ -1,7 +1,8 @@
 """mkdocs hook: the command-line reference, rendered from the real parser at build time.
 
-``docs/cli.md`` holds the page's prose and the marker ``<!-- cli-reference -->``; this hook
-replaces the marker with ``napari-cebra --help`` and every subcommand's ``--help``, taken from
+``docs/cli.md`` holds the page's prose and a region from ``<!-- cli-reference -->`` to
+``<!-- /cli-reference -->`` (a note for readers of the Markdown file); this hook replaces the
+region with ``napari-cebra --help`` and every subcommand's ``--help``, taken from
 ``napari_cebra.cli.build_parser()``. A new option or subcommand appears by itself; a parser
 that no longer builds fails the build.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 
 MARKER = "<!-- cli-reference -->"
+END_MARKER = "<!-- /cli-reference -->"
 PAGE = "cli.md"
 WIDTH = "100"  # columns argparse wraps the help at, fixed so the page does not depend on a terminal
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -76,8 +78,10 @@ def render_cli_reference() -> str:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if page.file.src_uri != PAGE:
         return markdown
-    if MARKER not in markdown:
-        raise PluginError(f"docs/{PAGE} lost its marker {MARKER}: the CLI reference has no place")
+    start, end = markdown.find(MARKER), markdown.find(END_MARKER)
+    if start < 0 or end < start:
+        raise PluginError(f"docs/{PAGE} lost its markers {MARKER} … {END_MARKER}: "
+                          "the CLI reference has no place")
     try:
         reference = render_cli_reference()
     except PluginError:
@@ -85,4 +89,4 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     except Exception as err:  # the parser itself is broken: the build must say so
         raise PluginError(f"the CLI reference could not be built from napari_cebra.cli: "
                           f"{type(err).__name__}: {err}") from err
-    return markdown.replace(MARKER, reference)
+    return markdown[:start] + reference + markdown[end + len(END_MARKER):]
