@@ -8,7 +8,6 @@ The same core as the napari curation view (``imaging.curation``): thresholds com
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 
@@ -22,6 +21,8 @@ def _indices(text: str) -> list[int]:
 def register(subparsers) -> None:
     from napari_cebra.imaging.roi_stats import CellFilter
 
+    from ._options import add_options
+
     p = subparsers.add_parser(
         "curate", help="mark / filter / merge / remove a suite2p plane's ROIs",
         description="Curate the ROIs of a suite2p plane folder and save them in suite2p's own "
@@ -33,9 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--remove", type=_indices, default=[], help="ROIs to delete")
     p.add_argument("--merge", type=_indices, action="append", default=[],
                    help="ROIs to merge into one (traces re-extracted); repeatable")
-    for f in dataclasses.fields(CellFilter):
-        p.add_argument("--" + f.name.replace("_", "-"), type=float, default=None,
-                       help=f"{f.metadata['help']} (off unless given)")
+    add_options(p.add_argument_group("thresholds (the defaults keep every ROI)"), CellFilter)
     p.add_argument("--soma", action="store_true",
                    help="keep only soma-sized cells (0.5–2.5 × the median cell's pixels)")
     p.add_argument("--stats", default=None, help="write the per-ROI statistics to this .csv")
@@ -49,6 +48,8 @@ def handler(args: argparse.Namespace) -> int:
     from napari_cebra.files import write_text
     from napari_cebra.imaging.curation import Curation
     from napari_cebra.imaging.roi_stats import CellFilter
+
+    from ._options import settings_from_args
 
     c = Curation.open(args.plane)
     if args.discard:
@@ -64,14 +65,9 @@ def handler(args: argparse.Namespace) -> int:
         c.remove(args.remove)
     for group in args.merge:
         c.merge(group)
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(CellFilter)
-             if getattr(args, f.name) is not None}
-    if given or args.soma:
-        full = CellFilter(**given).thresholds()
-        names = {"min_probability": "probability", "min_size": "size", "max_size": "size",
-                 "min_snr": "snr", "min_skew": "skew", "max_compact": "compact"}
-        thresholds = {names[k]: full[names[k]] for k in given}
-        c.filter(**thresholds, soma=args.soma)
+    chosen = settings_from_args(CellFilter, args)
+    if chosen != CellFilter() or args.soma:
+        c.filter(**chosen.thresholds(), soma=args.soma)
     if args.stats:
         write_text(args.stats, c.statistics().to_csv(), what="statistics file")
     if args.save:

@@ -10,12 +10,10 @@ painted; undo, redo; **Save** writes suite2p's files, **Discard** restores the o
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import Container, FloatSpinBox
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
     QComboBox,
@@ -33,20 +31,10 @@ from napari_cebra.contracts import META_KEY, traces_of
 from napari_cebra.imaging.roi_stats import STATISTICS, CellFilter
 
 from . import registry, session_flow
+from .forms import SettingsForm
 from .layers import record_metadata, roi_colormap
 
 CELL_COLOURS = "cell / not cell"
-
-
-def filter_form(settings: CellFilter) -> Container:
-    """A magicgui form with one spin box per :class:`CellFilter` field (range, unit, help)."""
-    widgets = []
-    for f in dataclasses.fields(settings):
-        meta = f.metadata
-        widgets.append(FloatSpinBox(
-            name=f.name, value=getattr(settings, f.name), min=meta["min"], max=meta["max"],
-            step=0.05, label=f.name.replace("_", " "), tooltip=meta["help"]))
-    return Container(widgets=widgets)
 
 
 class CurationWidget(QWidget):
@@ -67,7 +55,7 @@ class CurationWidget(QWidget):
         self.colour_box = QComboBox()
         self.colour_box.addItems([CELL_COLOURS, *STATISTICS])
         self.colour_box.currentTextChanged.connect(lambda _: self._recolour())
-        self.form = filter_form(CellFilter())
+        self.form = SettingsForm(CellFilter)
         self.form.changed.connect(lambda *_: self._show_counts())
         self.counts = QLabel()
         self.status = QLabel("Open a suite2p plane folder.")
@@ -274,11 +262,11 @@ class CurationWidget(QWidget):
         self.refresh()
 
     def thresholds(self) -> dict:
-        return CellFilter(**{w.name: w.value for w in self.form}).thresholds()
+        return self.form.settings.thresholds()
 
     def _soma_preset(self) -> None:
-        for f in dataclasses.fields(CellFilter):
-            self.form[f.name].value = getattr(CellFilter.soma(), f.name)
+        self.form.set(CellFilter.soma())
+        self._show_counts()
 
     def apply_filter(self) -> None:
         self.curation.filter(**self.thresholds()), self.refresh()

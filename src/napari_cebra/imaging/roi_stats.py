@@ -107,8 +107,9 @@ def passing(table, **thresholds) -> np.ndarray:
     ``soma=True`` is the soma-size rule (``size`` within :data:`SOMA_SIZE`).
     """
     keep = np.ones(len(table), bool)
-    if thresholds.pop("soma", False):
-        thresholds.setdefault("size", SOMA_SIZE)
+    if thresholds.pop("soma", False):  # on top of any size range given
+        size = table["size"].to_numpy(float)
+        keep &= (size >= SOMA_SIZE[0]) & (size <= SOMA_SIZE[1])
     for name, bounds in thresholds.items():
         if name not in STATISTICS:
             raise ValueError(f"no ROI statistic {name!r} to filter on; choose from "
