@@ -10,7 +10,9 @@ Parts (each timed; one that fails is recorded with its error and the others stil
 2. transform: a memory-mapped (1,000,000 × 1,000) float32 file embedded on the device (ours;
    the reference on a tenth of the rows, since it loads the whole array);
 3. save/load: a model trained on the device, saved, loaded on the CPU: equal embeddings;
-4. widget: the Train widget (napari viewer, needs a display: Xvfb) trains on the device.
+4. job: the Train widget's worker job (``pipeline.train`` on a hippocampus session, drained as
+   the widget's worker drains it) on the device, with no Qt, for machines without napari;
+5. widget: the Train widget (napari viewer, needs a display: Xvfb) trains on the device.
 
 ``--dry-run`` runs everything tiny on the CPU so the script cannot rot (tests run it).
 Prints a table and writes JSON to ``--out`` (never over an existing file).
@@ -150,6 +152,30 @@ def part_save_load(device: str, tiny: bool) -> dict:
             "shape": list(on_cpu.shape)}
 
 
+def part_job(device: str, dry: bool) -> dict:
+    from napari_cebra import pipeline
+    from napari_cebra.synthetic.hippocampus import hippocampus_session
+
+    s = hippocampus_session(n_neurons=30 if dry else 120, n_samples=1200 if dry else 10_000,
+                            seed=0)
+    settings = pipeline.TrainSettings(max_iterations=20 if dry else 500,
+                                      batch_size=64 if dry else 512,
+                                      num_hidden_units=16 if dry else 32, device=device)
+    job = pipeline.job_from_arrays(s.neural, settings, labels={"position": s.position},
+                                   label_kinds={"position": "continuous"},
+                                   label_columns=["position"], source="session", fs=s.fs)
+    events = []
+    start = time.perf_counter()
+    result = pipeline.run(pipeline.train(job), events.append)
+    seconds = time.perf_counter() - start
+    emb = np.asarray(result.embedding)
+    if not np.isfinite(emb).all():
+        raise AssertionError("the job's embedding has non-finite values")
+    return {"device": device, "train_and_embed_s": seconds, "progress_events": len(events),
+            "model_device": str(getattr(result.model, "device_", "?")),
+            "embedding_shape": list(emb.shape), "final_loss": float(result.loss[-1])}
+
+
 def part_widget(device: str, dry: bool) -> dict:
     import napari
     from qtpy.QtWidgets import QApplication
@@ -206,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda")
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--skip", default="", help="comma-separated parts to skip "
-                   "(training, transform, save_load, widget)")
+                   "(training, transform, save_load, job, widget)")
     args = p.parse_args(argv)
     from napari_cebra.files import check_target, write_json
 
@@ -232,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = {"training": (part_training, device, args.dry_run, iterations),
              "transform": (part_transform, device, rows, cols, args.dry_run),
              "save_load": (part_save_load, device, args.dry_run),
+             "job": (part_job, device, args.dry_run),
              "widget": (part_widget, device, args.dry_run)}
     for name, (fn, *fn_args) in parts.items():
         if name not in skip:
@@ -259,6 +286,10 @@ def _print(report: dict) -> None:
     s = report.get("save_load", {})
     if s.get("ok"):
         print(f"  save on {s['trained_on']}, load on cpu: max |Δ| {s['max_abs_difference']:.2e}")
+    j = report.get("job", {})
+    if j.get("ok"):
+        print(f"  Train job on {j['device']}: {j['train_and_embed_s']:.1f} s, "
+              f"model on {j['model_device']}, embedding {j['embedding_shape']}")
     w = report.get("widget", {})
     if w.get("ok"):
         print(f"  Train widget on {w['device']}: {w['train_and_embed_s']:.1f} s, "

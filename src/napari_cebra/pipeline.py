@@ -13,13 +13,14 @@ No Qt, no napari; torch is imported only when training starts.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from napari_cebra.contracts import LABEL_KINDS, embedding_record
 from napari_cebra.progress import Progress, drain, fit_progress
+from napari_cebra.settings import Settings, setting
 
 
 class TrainingError(RuntimeError):
@@ -38,48 +39,52 @@ def explain_error(err: BaseException, settings: TrainSettings | None = None) -> 
     return text
 
 
+def _model_names() -> list[str]:
+    from napari_cebra.engine.models import available_models  # imports torch
+
+    return available_models()
+
+
+def _device_names() -> list[tuple[str, str]]:
+    from napari_cebra.engine.device import available_devices  # imports torch
+
+    return [(name, key) for key, name in available_devices()]
+
+
 @dataclass
-class TrainSettings:
+class TrainSettings(Settings):
     """What the user chooses for one run; names follow the reference ``cebra`` package."""
 
-    model_architecture: str = "offset10-model"
-    output_dimension: int = 3
-    num_hidden_units: int = 32
-    max_iterations: int = 2000
-    batch_size: int = 512
-    learning_rate: float = 3e-4
-    temperature: float = 1.0
-    temperature_mode: str = "constant"  # "constant" (fixed) or "auto" (learned)
-    time_offsets: int = 10
-    hybrid: bool = False
-    device: str = "auto"
-    seed: int | None = 0
-    test_fraction: float = 0.0  # the last part of the session, held out of training
-
-    def __post_init__(self) -> None:
-        if self.temperature_mode not in ("constant", "auto"):
-            raise ValueError(
-                f"temperature_mode={self.temperature_mode!r}: use 'constant' (fixed) or 'auto'."
-            )
-        if not 0.0 <= float(self.test_fraction) < 1.0:
-            raise ValueError(f"test_fraction={self.test_fraction} must be in [0, 1).")
-        for name in ("output_dimension", "num_hidden_units", "max_iterations", "batch_size",
-                     "time_offsets"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be a positive integer.")
-        if not float(self.learning_rate) > 0:
-            raise ValueError(f"learning_rate={self.learning_rate} must be > 0.")
-        if not float(self.temperature) > 0:
-            raise ValueError(f"temperature={self.temperature} must be > 0.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainSettings:
-        """Build from a dict, ignoring keys this class does not know (e.g. engine-only params)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    model_architecture: str = setting(
+        "offset10-model", choices=_model_names, cli="--model", label="Model",
+        help="encoder architecture (a registered model, e.g. offset10-model)")
+    output_dimension: int = setting(3, min=1, max=128, label="Output dim",
+                                    help="dimensions of the embedding")
+    num_hidden_units: int = setting(32, min=1, max=1024, cli="--hidden-units",
+                                    label="Hidden units", help="units per hidden layer")
+    max_iterations: int = setting(2000, min=1, max=1_000_000, step=500, unit="steps",
+                                  cli="--iterations", label="Iterations",
+                                  help="training steps")
+    batch_size: int = setting(512, min=2, max=1_000_000, step=128, unit="samples",
+                              help="samples per training step")
+    learning_rate: float = setting(3e-4, min=1e-6, max=1.0, step=1e-4,
+                                   help="Adam learning rate")
+    temperature: float = setting(1.0, min=0.01, max=100.0, step=0.1,
+                                 help="InfoNCE temperature (the starting value when learned)")
+    temperature_mode: str = setting("constant", choices=("constant", "auto"),
+                                    help="'constant': fixed temperature; 'auto': learned")
+    time_offsets: int = setting(10, min=1, max=10_000, unit="frames", cli="--time-offset",
+                                label="Time offset",
+                                help="distance to the positive sample in time")
+    hybrid: bool = setting(False, gui=False,
+                           help="also train the time objective (with labels)")
+    device: str = setting("auto", choices=_device_names,
+                          help="torch device: auto (CUDA when present), cpu, cuda:N")
+    seed: int | None = setting(0, min=0, max=2**31 - 1, none="random",
+                               help="random seed (random: a new one each run)")
+    test_fraction: float = setting(0.0, min=0.0, max=0.9, step=0.05,
+                                   help="fraction of the session, at its end, held out of "
+                                   "training")
 
     def estimator_params(self, has_labels: bool) -> dict[str, Any]:
         """Keyword arguments for ``CEBRA(...)``: CEBRA-Time without labels, else time_delta."""

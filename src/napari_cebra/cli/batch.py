@@ -17,7 +17,13 @@ import sys
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
-from napari_cebra.cli._training_options import add_training_options, training_settings
+from napari_cebra.cli._options import add_options, values_from_args
+from napari_cebra.pipeline import TrainSettings
+
+#: the CEBRA settings a study run takes from the command line (the rest: a --sweep grid)
+TRAINING_OPTIONS = ("model_architecture", "output_dimension", "num_hidden_units",
+                    "max_iterations", "batch_size", "learning_rate", "temperature", "device",
+                    "seed")
 
 
 def register(subparsers) -> None:
@@ -41,7 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--sweep", type=Path, default=None, metavar="GRID.json",
                    help='grid of settings, e.g. {"output_dimension": [3, 8], '
                    '"learning_rate": [0.001, 0.0003]}')
-    add_training_options(p, device_help="auto (the worker's GPU when present), cpu")
+    add_options(p.add_argument_group("CEBRA settings"), TrainSettings, only=TRAINING_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handler)
 
@@ -82,7 +88,7 @@ def handler(args: argparse.Namespace) -> int:
 
     check_outputs(args)
     grid = _grid(args.sweep) if args.sweep else None
-    settings = check_settings(training_settings(args))
+    settings = check_settings(values_from_args(TrainSettings, args))
     if grid is not None:
         try:
             expand_grid(grid, settings)

@@ -12,11 +12,9 @@ import zipfile
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
+from napari_cebra.cli._options import add_options, settings_from_args
 from napari_cebra.cli._progress_bar import ProgressBar
-from napari_cebra.cli._training_options import add_training_options, training_settings
 from napari_cebra.pipeline import TrainSettings
-
-_DEFAULTS = TrainSettings()
 
 
 def register(subparsers) -> None:
@@ -35,17 +33,11 @@ def register(subparsers) -> None:
                    help="continuous labels, (time,) or (time, d) .npy; repeatable")
     p.add_argument("--discrete", action="append", default=[], metavar="FILE",
                    help="discrete labels, (time,) integer .npy; repeatable")
-    p.add_argument("--hybrid", action="store_true", help="also train the time objective")
     p.add_argument("--out", default=None,
                    help="model file to write (.pt, plus MODEL.pt.settings.json)")
     p.add_argument("--embedding", default=None,
                    help="also write the embedding with time and labels (.npy, .csv or .h5)")
-    add_training_options(p, device_help="auto (CUDA when present), cpu, cuda:N")
-    p.add_argument("--temperature-mode", choices=("constant", "auto"),
-                   default=_DEFAULTS.temperature_mode)
-    p.add_argument("--time-offset", type=int, default=_DEFAULTS.time_offsets)
-    p.add_argument("--test-fraction", type=float, default=0.0,
-                   help="fraction of the session, at its end, held out of training")
+    add_options(p.add_argument_group("CEBRA settings"), TrainSettings)
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (refused otherwise)")
     p.set_defaults(func=handler)
@@ -140,9 +132,7 @@ def handler(args: argparse.Namespace) -> int:
                     labels[name], kinds[name] = values[:, j].astype(np.float32), kind
             else:
                 labels[Path(file).stem], kinds[Path(file).stem] = values, kind
-    settings = TrainSettings(
-        **training_settings(args), temperature_mode=args.temperature_mode,
-        time_offsets=args.time_offset, hybrid=args.hybrid, test_fraction=args.test_fraction)
+    settings = settings_from_args(TrainSettings, args)
     job = pipeline.job_from_arrays(traces, settings, labels=labels, label_kinds=kinds,
                                    label_columns=list(labels), source=Path(args.traces).name)
     print(f"{job.mode} on {job.neural.shape[0]} frames × {job.neural.shape[1]} neurons",
