@@ -10,6 +10,7 @@ from .clocks import Alignment, AlignmentReport, align_clocks, read_timestamps, r
 from .derived import DEFAULT_VARIABLES, derive
 from .labels import BehaviourLabels, behaviour_labels, camera_table
 from .pose import MAX_GAP, PCUTOFF, Pose, clean_pose, is_pose_file, load_pose, sniff_software
+from .settings import BehaviourSettings, behaviour_steps
 
 __all__ = [
     "DEFAULT_VARIABLES",
@@ -18,9 +19,11 @@ __all__ = [
     "Alignment",
     "AlignmentReport",
     "BehaviourLabels",
+    "BehaviourSettings",
     "Pose",
     "align_clocks",
     "behaviour_labels",
+    "behaviour_steps",
     "camera_table",
     "clean_pose",
     "derive",
