@@ -118,6 +118,7 @@ def align_clocks(n_camera: int, n_imaging: int | None = None, *,
     ``offset`` s after camera frame 0), or ``camera_pulses``/``imaging_pulses``: the same sync
     pulses' times on each device's clock (s), from which offset and drift are fitted.
     """
+    shared_clock = camera_times is not None and imaging_times is not None
     if imaging_times is None:
         if n_imaging is None or imaging_fps is None:
             raise ValueError("alignment: give the imaging frame times, or the number of "
@@ -148,7 +149,7 @@ def align_clocks(n_camera: int, n_imaging: int | None = None, *,
         camera = slope * own + intercept
         residual = float(np.max(np.abs(slope * cp + intercept - ip))) * 1e3
         drift, n_pulses, method = (slope - 1.0) * 1e6, len(cp), "sync pulses"
-    elif camera_times is not None and imaging_times is not None and offset == 0.0:
+    elif shared_clock and offset == 0.0:
         camera, method = own, "timestamps"
     else:
         # rates + offset: camera frame 0 at −offset on the imaging clock
