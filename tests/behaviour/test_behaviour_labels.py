@@ -91,3 +91,28 @@ def test_read_label_table_accepts_a_pose_file(circling):
     assert set(table) == {"x", "y"}  # no camera rate in a DLC file: no speed
     assert len(table["x"]) == 900
     np.testing.assert_allclose(table["x"][:100], body[:100, 0], atol=1e-6)
+
+
+def test_settings_job_with_sync_pulses(circling, tmp_path):
+    from napari_cebra.behaviour import BehaviourSettings, behaviour_steps
+    from napari_cebra.progress import drain
+
+    path, body, _ = circling
+    drift = 300e-6  # camera clock slow; imaging clock = (1 + drift) * camera - OFFSET
+    pulses = np.arange(0.5, 29.0, 2.0)
+    np.savetxt(tmp_path / "cam_pulses.csv", pulses, delimiter=",")
+    np.savetxt(tmp_path / "img_pulses.csv", (1 + drift) * pulses - OFFSET, delimiter=",")
+    settings = BehaviourSettings(pose_file=path, alignment="sync pulses", camera_fps=CAM_FPS,
+                                 camera_pulses=tmp_path / "cam_pulses.csv",
+                                 imaging_pulses=tmp_path / "img_pulses.csv",
+                                 variables="position")
+    labels, video = drain(behaviour_steps(settings, n_frames=250, fs=IMG_FPS))
+    assert video is None and set(labels.table) == {"x", "y"}
+    assert labels.report["alignment"]["drift_ppm"] == pytest.approx(300, abs=5)
+    t_cam = (np.arange(250) / IMG_FPS + OFFSET) / (1 + drift)  # imaging frames, camera clock
+    true_x = 200 + 50 * np.cos(2 * np.pi * 0.1 * t_cam)
+    ok = labels.valid
+    # within what the animal moves in one imaging frame (31 px/s × 0.1 s)
+    assert np.abs(labels.table["x"][ok] - true_x[ok]).max() < 3.1
+    with pytest.raises(ValueError, match="imaging timestamps file"):
+        drain(behaviour_steps(BehaviourSettings(pose_file=path), n_frames=250, fs=IMG_FPS))
