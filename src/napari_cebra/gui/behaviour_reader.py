@@ -96,7 +96,6 @@ def behaviour_sample_layers() -> list[LayerData]:
     from napari_cebra.gui.layers import traces_layer
     from napari_cebra.synthetic.behaviour_session import (
         IMAGING_FPS,
-        PX_PER_CM,
         SHAPE,
         SKELETON,
         behaviour_sample_files,
@@ -114,8 +113,7 @@ def behaviour_sample_layers() -> list[LayerData]:
     table = {k: v.astype(np.float32) for k, v in labels.table.items()}
     data, kwargs, kind = traces_layer(
         traces, name=TRACES_NAME, labels=table, label_kinds=dict(labels.kinds),
-        fs=IMAGING_FPS, sample="behaviour", behaviour_report=labels.report,
-        px_per_cm=PX_PER_CM)
+        fs=IMAGING_FPS, sample="behaviour", behaviour_report=labels.report)
     # the neuron grid beside the video, as tall as it
     rows, cols = data.shape[1:]
     scale = SHAPE[0] / rows
