@@ -107,6 +107,7 @@ class TrainingJob:
     label_kinds: dict[str, str] = field(default_factory=dict)
     source: str = ""  # name of the layer / file the traces came from
     fs: float | None = None
+    label_valid: np.ndarray | None = None  # (T,) False where a training label is missing (NaN)
 
     @property
     def n_samples(self) -> int:
@@ -114,7 +115,9 @@ class TrainingJob:
 
     @property
     def train_mask(self) -> np.ndarray:
-        return split_mask(self.n_samples, self.settings.test_fraction)
+        mask = split_mask(self.n_samples, self.settings.test_fraction)
+        # frames without behaviour (NaN labels, e.g. a pose gap) are left out, never filled
+        return mask if self.label_valid is None else mask & self.label_valid
 
     @property
     def mode(self) -> str:
@@ -195,6 +198,7 @@ def job_from_arrays(neural, settings: TrainSettings, *, labels: Mapping[str, Any
     labels = {k: np.asarray(v) for k, v in (labels or {}).items()}
     kinds = dict(label_kinds or {})
     continuous, discrete = [], []
+    valid = None
     for column in label_columns:
         if column not in labels:
             raise ValueError(
@@ -208,7 +212,12 @@ def job_from_arrays(neural, settings: TrainSettings, *, labels: Mapping[str, Any
                 "'discrete' (labels are declared, never guessed)."
             )
         if kind == "continuous":
-            continuous.append(as_continuous(labels[column], n, name=f"label {column!r}",
+            values = np.asarray(labels[column])
+            if values.dtype.kind == "f" and np.isnan(values).any():  # missing behaviour
+                present = ~np.isnan(values).reshape(len(values), -1).any(axis=1)
+                valid = present if valid is None else valid & present
+                values = np.where(np.isnan(values), 0.0, values)  # never trained on
+            continuous.append(as_continuous(values, n, name=f"label {column!r}",
                                             allow_int=True))
         else:
             discrete.append(as_discrete(labels[column], n, name=f"label {column!r}"))
@@ -232,6 +241,7 @@ def job_from_arrays(neural, settings: TrainSettings, *, labels: Mapping[str, Any
         label_kinds={k: kinds[k] for k in labels if k in kinds},
         source=source,
         fs=fs,
+        label_valid=valid,
     )
 
 

@@ -61,11 +61,19 @@ def _is_number(text: str) -> bool:
 
 
 def read_label_table(path: PathLike) -> dict[str, np.ndarray]:
-    """Columns of a CSV (header optional) or an NPY (1-D, 2-D or structured) as arrays."""
+    """Columns of a CSV (header optional) or an NPY (1-D, 2-D or structured) as arrays.
+
+    A pose-tracking file (DeepLabCut, SLEAP, Lightning Pose) gives its cleaned, derived
+    variables on camera frames (see ``napari_cebra.behaviour.camera_table``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such labels file")
     suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".slp", ".csv"):
+        from napari_cebra.behaviour import camera_table, is_pose_file
+
+        if is_pose_file(path):
+            return camera_table(path)
     if suffix == ".npy":
         arr = np.load(path, allow_pickle=False)
         if arr.dtype.names:
@@ -109,7 +117,8 @@ def read_label_table(path: PathLike) -> dict[str, np.ndarray]:
             else:
                 out[name] = np.array(values, dtype=object)
         return out
-    raise ValueError(f"{path}: unsupported labels format {suffix!r}; use .csv or .npy")
+    raise ValueError(f"{path}: unsupported labels format {suffix!r}; use .csv or .npy "
+                     "(or a DeepLabCut / SLEAP / Lightning Pose file)")
 
 
 def _prepare_column(name: str, values: np.ndarray, kind: str, categories: dict) -> np.ndarray:
