@@ -53,7 +53,12 @@ def field_widget(f: Field, value: Any = None) -> Widget:
     options: dict[str, Any] = {"tooltip": tooltip(f)}
     annotation: Any = f.type
     widget_type = None
-    if f.choices is not None:
+    if f.type is tuple and f.choices is not None:
+        widget_type = "Select"
+        options["choices"] = f.fixed_choices
+        annotation = list
+        value = list(value or ())
+    elif f.choices is not None:
         widget_type = "ComboBox"
         options["choices"] = f.fixed_choices if f.fixed_choices is not None else (
             lambda _widget, _f=f: list(_f.choices()))
@@ -88,11 +93,19 @@ def field_widget(f: Field, value: Any = None) -> Widget:
 def _to_widget(f: Field, value: Any, options: dict) -> Any:
     if value is None and f.optional and "min" in options:
         return options["min"]
+    if f.type is tuple:
+        return list(value or ())
+    if value is None and f.type is str:
+        return ""
     return value
 
 
 def _from_widget(f: Field, widget: Widget) -> Any:
     value = widget.value
+    if f.type is tuple:
+        return tuple(value or ())
+    if f.type is str and f.optional and not value:
+        return None
     if f.optional and f.type in (int, float) and value <= widget.min:
         return None
     if f.type is Path and value is not None and str(value) in ("", "."):
