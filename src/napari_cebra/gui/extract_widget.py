@@ -19,7 +19,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from napari_cebra.gui import registry, session_flow
-from napari_cebra.gui.forms import SettingsForm, choose, layer_picker
+from napari_cebra.gui.forms import SettingsForm, choose, layer_picker, path_of
 from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_buttons
 from napari_cebra.imaging.output_folders import default_output_dir
 from napari_cebra.imaging.session import ImagingSession, extract_steps
@@ -35,8 +35,8 @@ def is_stack(layer) -> bool:
 
 
 def _path(edit: FileEdit) -> str:
-    text = str(edit.value or "").strip()
-    return "" if text in ("", ".") else text
+    path = path_of(edit)
+    return "" if path is None else str(path)
 
 
 class ExtractWidget(RunsJobs, QWidget):
@@ -58,8 +58,6 @@ class ExtractWidget(RunsJobs, QWidget):
         self.inputs = Container(widgets=[self.stack, self.stack_file, self.out_dir,
                                          self.overwrite])
         self.form = SettingsForm(ExtractSettings)
-        for edit in (self.stack_file, self.out_dir):
-            edit.value = ""
         self.status = QLabel("Choose a stack, then press Extract traces.")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)

@@ -17,8 +17,9 @@ like the registered models or this machine's GPUs, are filled when the form is b
 box for booleans, a file picker for paths and a line edit for text; the label and tooltip come
 from the declaration (help, range, unit).
 
-Layer pickers are magicgui combo boxes typed by layer kind that follow the viewer's layer list
-by themselves (added, removed, renamed, reordered layers), keeping the chosen layer by identity:
+Layer pickers are magicgui combo boxes of one layer kind (``napari.layers.Image``, ``Labels``,
+…, plus an optional filter) that follow the viewer's layer list by themselves (added, removed,
+renamed, reordered layers), keeping the chosen layer by identity:
 
     traces = layer_picker(viewer, napari.layers.Image, filter=has_traces, label="Traces")
     traces.value                               # the chosen layer, or None
@@ -76,7 +77,8 @@ def field_widget(f: Field, value: Any = None) -> Widget:
     elif f.type is bool:
         options["text"] = f.label
     shown = _to_widget(f, value, options)
-    widget = create_widget(value=shown, annotation=annotation, name=f.name,
+    given = {} if f.type is Path and not shown else {"value": shown}  # empty: no path yet
+    widget = create_widget(**given, annotation=annotation, name=f.name,
                            label="" if f.type is bool else f.label, widget_type=widget_type,
                            options=options)
     if widget_type == "FloatSpinBox":
@@ -95,7 +97,7 @@ def _to_widget(f: Field, value: Any, options: dict) -> Any:
         return options["min"]
     if f.type is tuple:
         return list(value or ())
-    if value is None and f.type is str:
+    if value is None and f.type in (str, Path):
         return ""
     return value
 
@@ -108,9 +110,17 @@ def _from_widget(f: Field, widget: Widget) -> Any:
         return None
     if f.optional and f.type in (int, float) and value <= widget.min:
         return None
-    if f.type is Path and value is not None and str(value) in ("", "."):
-        return None if f.optional else value
+    if f.type is Path:
+        path = path_of(widget)
+        return path if path is not None or f.optional else Path()
     return value
+
+
+def path_of(edit: Widget) -> Path | None:
+    """A file picker's path, or None when its text is empty (magicgui shows an empty
+    ``FileEdit`` as the current folder)."""
+    text = str(edit.line_edit.value if hasattr(edit, "line_edit") else edit.value or "")
+    return Path(text.strip()) if text.strip() else None
 
 
 class SettingsForm(Container):
@@ -159,7 +169,10 @@ class SettingsForm(Container):
                 shown = _to_widget(f, getattr(settings, f.name),
                                    {"min": widget.min} if hasattr(widget, "min") else {})
                 try:
-                    widget.value = shown
+                    if f.type is Path and not shown:
+                        widget.line_edit.value = ""  # FileEdit would show "" as this folder
+                    else:
+                        widget.value = shown
                 except (ValueError, TypeError):
                     continue
         self.changed.emit(self)
@@ -176,12 +189,29 @@ def follow_layers(viewer, callback: Callable[..., Any]) -> None:
         getattr(viewer.layers.events, name).connect(callback)
 
 
+class LayerPicker(ComboBox):
+    """A magicgui combo box of layers that keeps the chosen layer by identity when the list is
+    refreshed (magicgui alone keeps it by name, so a renamed layer would be dropped); emits
+    ``changed`` once, when the chosen layer really changes."""
+
+    layer_kind: type | None = None
+
+    def reset_choices(self, *_: Any) -> None:
+        before = self.value
+        with self.changed.blocked():
+            super().reset_choices()
+            if before is not None and any(c is before for c in self.choices):
+                self.value = before
+        if self.value is not before:
+            self.changed.emit(self.value)
+
+
 def layer_picker(viewer, kind: type | None = None, *,
                  filter: Callable[[Any], bool] | None = None, label: str = "",
                  name: str = "", nullable: bool = False, tooltip: str = "") -> ComboBox:
-    """A combo box of ``viewer``'s layers of ``kind`` (e.g. ``napari.layers.Image``) passing
-    ``filter``, refreshed whenever the layer list changes; ``.value`` is the chosen layer
-    (kept by identity across renames), None when there is none."""
+    """A :class:`LayerPicker` of ``viewer``'s layers of ``kind`` (e.g. ``napari.layers.Image``)
+    passing ``filter``, refreshed whenever the layer list changes; ``.value`` is the chosen
+    layer (kept by identity across renames), None when there is none."""
     import napari.layers
 
     kind = kind or napari.layers.Layer
@@ -190,9 +220,9 @@ def layer_picker(viewer, kind: type | None = None, *,
         return [(layer.name, layer) for layer in viewer.layers
                 if isinstance(layer, kind) and (filter is None or filter(layer))]
 
-    picker = create_widget(annotation=kind, name=name or kind.__name__.lower(), label=label,
-                           options={"choices": choices, "nullable": nullable,
-                                    "tooltip": tooltip})
+    picker = LayerPicker(choices=choices, name=name or kind.__name__.lower(), label=label,
+                         nullable=nullable, tooltip=tooltip)
+    picker.layer_kind = kind
     ref = weakref.ref(picker)
 
     def refresh(*_: Any) -> None:

@@ -26,7 +26,7 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import has_traces, traces_of
 from napari_cebra.gui import registry, session_flow
-from napari_cebra.gui.forms import choose, layer_picker
+from napari_cebra.gui.forms import choose, layer_picker, path_of
 from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
 
@@ -47,7 +47,6 @@ class LabelsWidget(QWidget):
         self.labels_file = FileEdit(label="Labels file", mode="r",
                                     filter="Labels (*.csv *.npy *.tsv)",
                                     tooltip="labels .csv or .npy")
-        self.labels_file.value = ""
         self.rate = FloatSpinBox(label="Labels rate (Hz)", min=0.0, max=100_000.0, step=0.001,
                                  tooltip="the rate the labels were sampled at, when it is not "
                                  "one row per imaging frame")
@@ -73,10 +72,10 @@ class LabelsWidget(QWidget):
     def refresh_layers(self, event=None) -> None:
         self.traces.reset_choices()
 
-    def _on_file(self, path) -> None:
-        text = str(path or "").strip()
-        if text not in ("", ".") and text != self._loaded:
-            self.load_file(text)
+    def _on_file(self, _value=None) -> None:
+        path = path_of(self.labels_file)
+        if path is not None and str(path) != self._loaded:
+            self.load_file(str(path))
 
     def load_file(self, path: str) -> bool:
         """Read the file's columns into the table (all "ignore" until declared)."""

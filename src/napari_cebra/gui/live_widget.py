@@ -24,7 +24,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidge
 
 from napari_cebra.contracts import has_traces, label_columns_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.forms import SettingsForm, choose, layer_picker
+from napari_cebra.gui.forms import SettingsForm, choose, layer_picker, path_of
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
 from napari_cebra.gui.layers import layer_named
 from napari_cebra.gui.live_view import DECODED, INCOMING, LiveView
@@ -63,8 +63,7 @@ def _ours(layer) -> bool:
 
 
 def _path(edit: FileEdit) -> Path | None:
-    text = str(edit.value or "").strip()
-    return None if text in ("", ".") else Path(text)
+    return path_of(edit)
 
 
 class LiveWidget(RunsJobs, QWidget):
@@ -100,8 +99,6 @@ class LiveWidget(RunsJobs, QWidget):
                                   filter=lambda x: x.ndim == 3 and not has_traces(x)
                                   and not _ours(x), tooltip="show the movie frame whose id "
                                   "is decoded (discrete frame-id labels)")
-        for edit in (self.source_path, self.rois):
-            edit.value = ""
         self.inputs = Container(widgets=[self.model.box, self.fit, self.label, self.source_kind,
                                          self.source, self.source_path, self.rois, self.movie])
         self.form = SettingsForm(LiveSettings)

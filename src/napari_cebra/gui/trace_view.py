@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import has_traces, time_axis_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.forms import SettingsForm, layer_picker
+from napari_cebra.gui.forms import SettingsForm, follow_layers, layer_picker
 from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.session import dff_from_sets
 from napari_cebra.job_settings import ExtractSettings
@@ -89,6 +89,7 @@ class TraceView(QWidget):
         self.dff_button.clicked.connect(self.recompute_dff)
         self.canvas.mpl_connect("button_press_event", self._on_plot_click)
         self.viewer.dims.events.current_step.connect(self._on_step)
+        follow_layers(self.viewer, self.refresh_layers)
         self.refresh_layers()
 
     # ------------------------------------------------------------------ layers
