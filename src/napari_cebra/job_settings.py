@@ -26,8 +26,8 @@ class ExtractSettings(Settings):
 
     fs: float | None = setting(None, min=0.01, max=10_000.0, step=1.0, unit="Hz",
                                none="from the file", label="Frame rate",
-                               help="frame rate (default: from the file's metadata — "
-                               "ScanImage, ImageJ, OME-TIFF or NWB — when it declares one)")
+                               help="frame rate; unset, the one the file's metadata declares "
+                               "(ScanImage, ImageJ, OME-TIFF or NWB)")
     tau: float = setting(1.0, min=0.01, max=100.0, step=0.1, unit="s", label="Decay time τ",
                          help="indicator decay time")
     diameter: float = setting(12.0, min=2.0, max=500.0, unit="px", label="Cell diameter",
@@ -99,8 +99,7 @@ class LiveSettings(Settings):
                              help="replay at the frame rate instead of as fast as possible")
     fs: float | None = setting(None, min=0.1, max=10_000.0, unit="Hz", none="from the data",
                                label="Frame rate",
-                               help="frame rate (default: the suite2p folder's or the "
-                               "layer's)")
+                               help="frame rate; unset, the suite2p folder's or the layer's")
     idle_s: float = setting(5.0, min=0.1, max=86_400.0, unit="s", gui=False,
                             help="a followed source ends after this long without a frame")
     baseline: str = setting("maximin", choices=("maximin", "fixed"), gui=False,
