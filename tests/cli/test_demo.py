@@ -27,8 +27,8 @@ def test_demo_is_ready_to_train_and_trains(make_napari_viewer, qtbot, tmp_path):
     assert train.selected_layer().unique_id == viewer.layers[0].unique_id  # via napari's proxy
     assert train.label_columns() == ("position", "direction")
     assert train.train_button.isEnabled()
-    train.batch_size.setValue(128)
-    train.hidden_units.setValue(16)
+    train.form["batch_size"].value = 128
+    train.form["num_hidden_units"].value = 16
     assert train_and_wait(train, 20)
     assert EmbeddingView.for_viewer(viewer) is view  # the docked view shows the result
     assert view.points is not None

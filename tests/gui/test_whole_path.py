@@ -31,7 +31,7 @@ def test_four_buttons_take_the_v1_stack_to_decoded_frames(make_napari_viewer, qt
     # Extract offers the stack (not the stimulus movie) at the frame rate the stack carries
     assert extract.stack.value.name == V1_STACK_NAME
     assert extract.form["fs"].value == carried["fs"] == 10.0
-    extract.out_edit.setText(str(tmp_path / "s2p"))  # keep the run out of the temp folder
+    extract.out_dir.value = str(tmp_path / "s2p")  # keep the run out of the temp folder
 
     # 1. Extract: the ROI layer it makes is every step's input, carrying the stack's labels
     _press(qtbot, extract, extract.run_button)
@@ -60,8 +60,8 @@ def test_four_buttons_take_the_v1_stack_to_decoded_frames(make_napari_viewer, qt
     assert (decode.test_repeat.value, decode.val_repeat.value) == ("5", "4")
 
     # 3. Train: frame_id ticked, the last two repeats (validation, test) held out
-    assert train.label_columns() == ("frame_id",) and train.output_dim.value() == 8
-    assert train.test_fraction.value() >= 2 / 6
+    assert train.label_columns() == ("frame_id",) and train.form["output_dimension"].value == 8
+    assert train.form["test_fraction"].value >= 2 / 6
     train.form["max_iterations"].value = 300  # short runs; every other choice is the default
     decode.form["max_iterations"].value = 100
     _press(qtbot, train, train.train_button)
