@@ -72,6 +72,7 @@ class DecodeWidget(RunsJobs, QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         registry.register(napari_viewer, "decode", self)
+        self._repeat_column: tuple = ()  # (traces layer, repeat column) the repeats are of
         self.status = QLabel("Pick a traces layer with frame-id and repeat labels.")
         self.status.setWordWrap(True)
         self.results = DecodeResults(napari_viewer, self.status.setText)
@@ -158,11 +159,13 @@ class DecodeWidget(RunsJobs, QWidget):
         self._fill_repeats()
 
     def _fill_repeats(self, *_) -> None:
+        column = (id(self.traces.value), self.repeat_label.value)
+        same, self._repeat_column = column == self._repeat_column, column
         for box, pick in ((self.test_repeat, -1), (self.val_repeat, -2)):
             current = box.value
             box.reset_choices()
             values = list(box.choices)
-            if current in values:  # keep the user's choice when the layers change
+            if same and current in values:  # the user's choice stays when layers change
                 box.value = current
             elif len(values) >= 2:
                 box.value = values[pick]

@@ -14,8 +14,11 @@ Each field becomes one ``magicgui.widgets.create_widget``: a spin box with the d
 min/max/step for numbers (``X | None`` numbers get one more step below ``min`` shown as the
 field's ``none`` word, e.g. "random"), a combo box for choices (choices computed at run time,
 like the registered models or this machine's GPUs, are filled when the form is built), a check
-box for booleans, a file picker for paths and a line edit for text; the label and tooltip come
-from the declaration (help, range, unit).
+box for booleans, a multi-select list for a tuple with choices, a file picker for paths
+(:func:`path_of` reads an empty one as None) and a line edit for text; the label and tooltip
+come from the declaration (help, range, unit). ``form.settings_with(hybrid=...)`` fills fields
+a widget shows with its own control; ``SettingsForm(cls, only=(...), layout="horizontal")``
+shows a few fields in a row.
 
 Layer pickers are magicgui combo boxes of one layer kind (``napari.layers.Image``, ``Labels``,
 …, plus an optional filter) that follow the viewer's layer list by themselves (added, removed,
@@ -24,6 +27,7 @@ renamed, reordered layers), keeping the chosen layer by identity:
     traces = layer_picker(viewer, napari.layers.Image, filter=has_traces, label="Traces")
     traces.value                               # the chosen layer, or None
     traces.changed.connect(...)
+    choose(traces, "session 1")                # select by layer or name
 
 Works docked or not (the picker is bound to ``viewer``, not found through the window).
 """
