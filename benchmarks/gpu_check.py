@@ -194,15 +194,16 @@ def part_widget(device: str, dry: bool) -> dict:
         viewer.add_image(data, **kwargs)
         widget = TrainWidget(viewer)
         viewer.window.add_dock_widget(widget)
-        widget.iterations.setValue(20 if dry else 500)
-        widget.batch_size.setValue(64 if dry else 512)
-        widget.hidden_units.setValue(16 if dry else 32)
-        widget.model_box.setCurrentText("offset10-model")
+        form = widget.form
+        form["max_iterations"].value = 20 if dry else 500
+        form["batch_size"].value = 64 if dry else 512
+        form["num_hidden_units"].value = 16 if dry else 32
+        form["model_architecture"].value = "offset10-model"
         widget.set_label_columns(["position"])
-        index = widget.device_box.findData(device if device != "cuda" else "cuda:0")
-        if index < 0:
+        wanted = device if device != "cuda" else "cuda:0"
+        if wanted not in form["device"].choices:
             raise RuntimeError(f"the widget offers no device {device!r}")
-        widget.device_box.setCurrentIndex(index)
+        form["device"].value = wanted
         app = QApplication.instance()
         deadline = time.monotonic() + 240
         while widget.warm_up.is_running and time.monotonic() < deadline:

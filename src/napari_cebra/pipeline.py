@@ -58,7 +58,7 @@ class TrainSettings(Settings):
     model_architecture: str = setting(
         "offset10-model", choices=_model_names, cli="--model", label="Model",
         help="encoder architecture (a registered model, e.g. offset10-model)")
-    output_dimension: int = setting(3, min=1, max=128, label="Output dim",
+    output_dimension: int = setting(3, min=1, max=1024, label="Output dim",
                                     help="dimensions of the embedding")
     num_hidden_units: int = setting(32, min=1, max=1024, cli="--hidden-units",
                                     label="Hidden units", help="units per hidden layer")

@@ -100,7 +100,8 @@ class Field:
     def rule(self) -> str:
         """What the value must be, in words: ``1 to 1024``, ``one of 'a', 'b'``, ``≥ 0``."""
         if self.fixed_choices is not None:
-            return "one of " + ", ".join(repr(c) for c in self.fixed_choices)
+            words = "any of " if self.type is tuple else "one of "
+            return words + ", ".join(repr(c) for c in self.fixed_choices)
         unit = f" {self.unit}" if self.unit else ""
         if self.min is not None and self.max is not None:
             return f"{_num(self.min)} to {_num(self.max)}{unit}"
@@ -181,6 +182,12 @@ def problem(field: Field, value: Any) -> str | None:
     }.get(kind)
     if ok is not None and not ok(value):
         return f"must be {_TYPE_WORDS[kind]}"
+    if kind is tuple:
+        if not isinstance(value, tuple | list):
+            return "must be a list"
+        if field.fixed_choices is not None and any(v not in field.fixed_choices for v in value):
+            return f"must be {field.rule()}"
+        return None
     if field.fixed_choices is not None and value not in field.fixed_choices:
         return f"must be {field.rule()}"
     if kind in (int, float) and ((field.min is not None and value < field.min) or (
@@ -305,7 +312,11 @@ class Settings:
 
 #: every job's settings class, as ``"module:Class"`` (the list the declared-once test walks)
 JOBS: dict[str, str] = {
+    "extract": "napari_cebra.job_settings:ExtractSettings",
     "train": "napari_cebra.pipeline:TrainSettings",
+    "decode": "napari_cebra.job_settings:DecodeSettings",
+    "live": "napari_cebra.job_settings:LiveSettings",
+    "batch": "napari_cebra.job_settings:BatchSettings",
 }
 
 

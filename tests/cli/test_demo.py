@@ -27,8 +27,8 @@ def test_demo_is_ready_to_train_and_trains(make_napari_viewer, qtbot, tmp_path):
     assert train.selected_layer().unique_id == viewer.layers[0].unique_id  # via napari's proxy
     assert train.label_columns() == ("position", "direction")
     assert train.train_button.isEnabled()
-    train.batch_size.setValue(128)
-    train.hidden_units.setValue(16)
+    train.form["batch_size"].value = 128
+    train.form["num_hidden_units"].value = 16
     assert train_and_wait(train, 20)
     assert EmbeddingView.for_viewer(viewer) is view  # the docked view shows the result
     assert view.points is not None
@@ -59,7 +59,8 @@ def test_demo_v1_stack_docks_the_four_steps_ready_to_press(make_napari_viewer):
     assert set(viewer.window.dock_widgets.values()) >= set(widgets.values())
     assert {V1_STACK_NAME, MOVIE_NAME} <= {layer.name for layer in viewer.layers}
     extract = widgets["extract"]
-    assert extract.layer_box.currentText() == V1_STACK_NAME and extract.fs.value() == 10.0
-    assert widgets["train"].iterations.value() == widgets["decode"].iter_spin.value() == 120
+    assert extract.stack.value.name == V1_STACK_NAME and extract.form["fs"].value == 10.0
+    assert (widgets["train"].form["max_iterations"].value
+            == widgets["decode"].form["max_iterations"].value == 120)
     for key, (_, button) in STEPS.items():
         assert getattr(widgets[key], button).isEnabled()

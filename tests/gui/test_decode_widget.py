@@ -24,8 +24,8 @@ def widget(make_napari_viewer, session):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     w = DecodeWidget(viewer)
     viewer.window.add_dock_widget(w, name="Decode")
-    w.iter_spin.setValue(10)
-    w.dim_spin.setValue(4)
+    w.form["max_iterations"].value = 10
+    w.form["output_dimension"].value = 4
     return w
 
 
@@ -45,9 +45,9 @@ def test_decode_runs_on_worker_and_shows_decoded_frames(widget, session, qtbot):
     from napari.qt.threading import GeneratorWorker
 
     w, s, viewer = widget, session, widget.viewer
-    assert (w.traces_box.currentText(), w.movie_box.currentText()) == (TRACES_NAME, MOVIE_NAME)
-    assert (w.frame_box.currentText(), w.repeat_box.currentText()) == ("frame_id", "repeat")
-    assert (w.test_box.currentText(), w.val_box.currentText()) == ("2", "1")
+    assert (w.traces.value.name, w.movie.value.name) == (TRACES_NAME, MOVIE_NAME)
+    assert (w.frame_label.value, w.repeat_label.value) == ("frame_id", "repeat")
+    assert (w.test_repeat.value, w.val_repeat.value) == ("2", "1")
     w.check_sessions([f"{TRACES_NAME} :: calcium", f"{TRACES_NAME} :: spikes"])
     w.check_continuous(["running_speed"])
     w.start()
@@ -82,7 +82,7 @@ def test_decode_runs_on_worker_and_shows_decoded_frames(widget, session, qtbot):
 
 def test_cancel_leaves_viewer_unchanged(widget, qtbot):
     w = widget
-    w.iter_spin.setValue(50_000)
+    w.form["max_iterations"].value = 50_000
     before = [layer.name for layer in w.viewer.layers]
     w.start()
     qtbot.waitUntil(lambda: "train CEBRA: step" in w.status.text(), timeout=120_000)

@@ -27,9 +27,9 @@ def errors(monkeypatch):
 def make_widget(viewer, **values):
     widget = ew.ExtractWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget.fs.setValue(values.get("fs", 30.0))
-    widget.diameter.setValue(values.get("diameter", 6.0))
-    widget.registration.setCurrentText(values.get("registration", "rigid"))
+    widget.form["fs"].value = values.get("fs", 30.0)
+    widget.form["diameter"].value = values.get("diameter", 6.0)
+    widget.form["registration"].value = values.get("registration", "rigid")
     return widget
 
 
@@ -38,9 +38,9 @@ def test_extracts_rois_and_traces_bound_to_the_stack(make_napari_viewer, qtbot, 
     stack = viewer.add_image(sim.movie, name="movie", scale=(1, 0.5, 0.5))
     viewer.add_image(np.zeros((64, 64)), name="other")  # selected when the run ends
     widget = make_widget(viewer)
-    assert widget.layer_box.currentText() == "movie"  # 2-D layers are not stacks
+    assert widget.stack.value.name == "movie"  # 2-D layers are not stacks
     out = tmp_path / "out"
-    widget.out_edit.setText(str(out))
+    widget.out_dir.value = str(out)
     with qtbot.waitSignal(widget.extracted, timeout=120_000) as blocker:
         widget.start()
         assert widget.running and widget.cancel_button.isEnabled()
@@ -71,7 +71,7 @@ def test_bad_input_shows_an_error_and_changes_nothing(make_napari_viewer, qtbot,
     assert "number type" in errors[-1]
     flat = tmp_path / "flat.npy"
     np.save(flat, np.zeros((32, 32), np.uint16))
-    widget.file_edit.setText(str(flat))
+    widget.stack_file.value = str(flat)
     widget.start()
     assert "single image" in errors[-1]
     n_layers = len(viewer.layers)
@@ -82,8 +82,8 @@ def test_bad_input_shows_an_error_and_changes_nothing(make_napari_viewer, qtbot,
     (existing / "suite2p" / "plane0" / "stat.npy").write_bytes(b"keep")
     movie = tmp_path / "movie.npy"
     np.save(movie, sim.movie[:100])
-    widget.file_edit.setText(str(movie))
-    widget.out_edit.setText(str(existing))
+    widget.stack_file.value = str(movie)
+    widget.out_dir.value = str(existing)
     widget.start()
     qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
     assert "already holds suite2p results" in errors[-1]
@@ -96,7 +96,7 @@ def test_cancel_leaves_the_viewer_and_disk_as_they_were(make_napari_viewer, qtbo
     viewer.add_image(sim.movie, name="movie")
     widget = make_widget(viewer, registration="rigid")
     out = tmp_path / "cancelled"
-    widget.out_edit.setText(str(out))
+    widget.out_dir.value = str(out)
     widget.start()
     qtbot.waitUntil(lambda: out.exists(), timeout=30_000)
     widget.cancel()
@@ -151,6 +151,6 @@ def test_widgets_dock_from_the_manifest(make_napari_viewer, name):
     viewer.add_labels(np.zeros((4, 4), np.int32), name="rois", metadata={META_KEY: {
         "traces": np.zeros((10, 2), np.float32), "fs": 10.0, "time_axis": 0}})
     viewer.add_image(np.zeros((10, 4, 4)), name="movie")
-    box = widget.layer_box  # each lists the layers it works on, and updates as they come
-    items = [box.itemText(i) for i in range(box.count())]
+    picker = next(getattr(widget, n) for n in ("stack", "rois", "traces") if hasattr(widget, n))
+    items = [layer.name for layer in picker.choices]  # the layers it works on, as they come
     assert items == (["movie"] if name.startswith("Extract") else ["rois"])

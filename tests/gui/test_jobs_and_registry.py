@@ -4,10 +4,10 @@ import time
 
 import numpy as np
 import pytest
-from qtpy.QtWidgets import QComboBox, QWidget
+from qtpy.QtWidgets import QWidget
 
 from napari_cebra.gui import jobs, registry
-from napari_cebra.gui.combos import follow_layers, refill, refill_layers
+from napari_cebra.gui.forms import choose, layer_picker
 from napari_cebra.progress import Progress
 
 
@@ -101,39 +101,24 @@ def test_the_registry_finds_live_widgets_by_role(make_napari_viewer):
     assert registry.find(viewer, "marker") is None  # closed widgets drop out
 
 
-def test_refill_keeps_the_choice_by_identity_then_by_name_then_prefers(qtbot):
-    box = QComboBox()
-    refill(box, ["a", "b", "c"], keys=[1, 2, 3])
-    box.setCurrentIndex(1)
-    assert refill(box, ["a", "renamed b"], keys=[1, 2]) is True  # same key, new name
-    assert box.currentText() == "renamed b"
-    plain = QComboBox()
-    refill(plain, ["x", "y"])
-    plain.setCurrentText("y")
-    assert refill(plain, ["w", "y"]) is False and plain.currentText() == "y"
-    assert refill(plain, ["p", "q"], prefer="q") is True and plain.currentText() == "q"
-    assert refill(plain, ["m", "n"]) is True and plain.currentText() == "m"
+def test_layer_pickers_follow_adds_removals_and_renames(make_napari_viewer, qtbot):
+    import napari
 
-
-def test_layer_combos_follow_adds_removals_and_renames(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     first = viewer.add_image(np.zeros((3, 4, 4)), name="first")
     second = viewer.add_image(np.zeros((3, 4, 4)), name="second")
-    box, events = QComboBox(), []
-
-    class Follower:  # napari holds a bound method weakly, as it does a widget's
-        def refresh(self, event=None):
-            events.append(getattr(event, "type", None))
-            refill_layers(box, list(viewer.layers))
-
-    follower = Follower()
-    follow_layers(viewer, follower.refresh)
-    follower.refresh()
-    box.setCurrentText("second")
+    viewer.add_labels(np.zeros((4, 4), np.int32), name="labels")  # not an Image: not listed
+    picker = layer_picker(viewer, napari.layers.Image, filter=lambda x: x.ndim == 3)
+    assert [x.name for x in picker.choices] == ["first", "second"]
+    choose(picker, "second")
     second.name = "second, renamed"
-    assert box.currentText() == "second, renamed"  # still the same layer
+    assert picker.value is second and picker.native.currentText() == "second, renamed"
     viewer.layers.remove(first)
     viewer.add_image(np.zeros((3, 4, 4)), name="third")
-    assert [box.itemText(i) for i in range(box.count())] == ["second, renamed", "third"]
-    assert box.currentText() == "second, renamed"
-    assert events == [None, "renamed", "removed", "inserted"]
+    viewer.add_image(np.zeros((4, 4)), name="flat")  # 2-D: filtered out
+    assert [x.name for x in picker.choices] == ["second, renamed", "third"]
+    assert picker.value is second  # still the same layer
+    viewer.layers.remove(second)
+    assert picker.value.name == "third"
+    with pytest.raises(ValueError, match="no layer 'gone'"):
+        choose(picker, "gone")

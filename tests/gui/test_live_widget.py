@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from napari_cebra.gui.forms import choose
 from napari_cebra.gui.sample_data import MOVIE_NAME, TRACES_NAME, v1_layers
 from napari_cebra.synthetic.v1 import v1_session
 
@@ -34,10 +35,10 @@ def widget(make_napari_viewer, session, model_file):
     w = LiveWidget(viewer)
     viewer.window.add_dock_widget(w, name="Live decode")
     w.set_model_file(model_file)
-    w.fit_box.setCurrentText(TRACES_NAME)
-    w.label_box.setCurrentText("frame_id")
-    w.source_box.setCurrentText(TRACES_NAME)
-    w.movie_box.setCurrentText(MOVIE_NAME)
+    choose(w.fit, TRACES_NAME)
+    w.label.value = "frame_id"
+    choose(w.source, TRACES_NAME)
+    choose(w.movie, MOVIE_NAME)
     return w
 
 
@@ -61,8 +62,8 @@ def test_decoded_frames_appear_while_the_ui_stays_responsive(widget, session, qt
     from napari_cebra.gui.live_widget import DECODED, INCOMING
 
     w = widget
-    w.realtime_check.setChecked(True)
-    w.fs_spin.setValue(150.0)  # 300 frames in 2 s
+    w.form["realtime"].value = True
+    w.form["fs"].value = 150.0  # 300 frames in 2 s
     w.start()  # creates the display layers, then streams
     beat = Heartbeat()
     assert w.running and not w.start_button.isEnabled()
@@ -84,8 +85,8 @@ def test_decoded_frames_appear_while_the_ui_stays_responsive(widget, session, qt
 
 def test_stop_keeps_what_was_decoded(widget, qtbot):
     w = widget
-    w.realtime_check.setChecked(True)
-    w.fs_spin.setValue(20.0)  # 15 s of frames: stopped long before the end
+    w.form["realtime"].value = True
+    w.form["fs"].value = 20.0  # 15 s of frames: stopped long before the end
     w.start()
     qtbot.waitUntil(lambda: len(w.decoded) >= 5, timeout=60_000)
     w.stop_button.click()
@@ -97,6 +98,6 @@ def test_stop_keeps_what_was_decoded(widget, qtbot):
 
 def test_raw_frames_without_rois_are_refused_before_anything_starts(widget, qtbot):
     w = widget
-    w.source_box.setCurrentText(MOVIE_NAME)
+    choose(w.source, MOVIE_NAME)
     w.start()
     assert not w.running and "suite2p plane folder" in w.status.text()

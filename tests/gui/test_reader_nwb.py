@@ -60,12 +60,12 @@ def test_nwb_opens_as_stack_movie_and_roi_layers(make_napari_viewer, recording, 
 
     train = TrainWidget(viewer)
     viewer.window.add_dock_widget(train)
-    assert train.traces_box.currentText() == "mouse ROIs"
+    assert train.traces.value.name == "mouse ROIs"
     decode = DecodeWidget(viewer)
     viewer.window.add_dock_widget(decode)
-    assert decode.traces_box.currentText() == "mouse ROIs"
-    assert decode.movie_box.currentText() == "mouse stimulus_movie"
-    assert (decode.frame_box.currentText(), decode.repeat_box.currentText()) == (
+    assert decode.traces.value.name == "mouse ROIs"
+    assert decode.movie.value.name == "mouse stimulus_movie"
+    assert (decode.frame_label.value, decode.repeat_label.value) == (
         "frame", "repeat")
     qtbot.waitUntil(lambda: not train.warm_up.is_running, timeout=30_000)
 

@@ -109,3 +109,21 @@ def test_a_suite2p_session_also_gets_its_roi_labels(make_napari_viewer, qtbot, t
     assert rois.data.max() >= 1 and "plane mean image" in viewer.layers
     assert traces_of(layer.metadata)["fs"] > 0  # the rate suite2p recorded
     assert embedding_of(layer.metadata)["embedding"].shape == (n, 3)
+
+
+def test_the_table_is_read_and_checked_on_a_worker(make_napari_viewer, qtbot, tmp_path):
+    from napari_cebra.gui.study_widget import StudyWidget
+
+    folder = fake_batch(tmp_path)
+    (folder / "b.npy").unlink()  # a finished session whose traces went missing
+    widget = StudyWidget(make_napari_viewer())
+    widget.start_open(folder)
+    widget.cancel()  # cancelled: the table stays as it was (empty)
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert widget.frame is None and widget.table.rowCount() == 0
+    assert "Cancelled" in widget.info.text()
+    widget.start_open(folder)
+    assert widget.running and not widget.open_button.isEnabled()
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert widget.table.rowCount() == 3 and widget.sessions() == ["a", "b"]
+    assert "Missing files: b: traces" in widget.info.text()

@@ -40,7 +40,7 @@ def view(make_napari_viewer):
 
 def test_lists_rois_and_plots_the_picked_one(view):
     viewer, widget, layer, dff = view
-    assert widget.layer_box.currentText() == "ROIs"
+    assert widget.rois.value.name == "ROIs"
     assert widget.roi_list.count() == N
     assert "not cell" in widget.roi_list.item(2).text()
     widget.select_roi(3)
@@ -96,7 +96,7 @@ def test_iscell_is_editable(view):
 def test_layers_come_and_go(view):
     viewer, widget, layer, _ = view
     viewer.layers.remove(layer)
-    assert widget.layer_box.count() == 0 and widget.layer is None
+    assert len(widget.rois.choices) == 0 and widget.layer is None
     assert widget.trace() is None
 
 
@@ -105,8 +105,8 @@ def test_dff_is_recomputed_with_the_chosen_baseline(view):
     meta = layer.metadata[META_KEY]
     meta["trace_sets"]["Fneu"] = np.full_like(dff, 10.0)
     widget.select_roi(2)
-    widget.neuropil.setValue(0.5)
-    widget.baseline.setCurrentText("constant")
+    widget.dff_form["neuropil_coefficient"].value = 0.5
+    widget.dff_form["baseline"].value = "constant"
     widget.recompute_dff()
     F = meta["trace_sets"]["F"][:, 1] - 5.0
     f0 = np.percentile(F, 8)
@@ -129,8 +129,8 @@ def test_frames_selected_elsewhere_are_marked_on_the_trace(view):
 def test_a_renamed_layer_stays_chosen(view):
     viewer, widget, layer, _ = view
     other, _ = add_session(viewer)  # named "ROIs [1]"
-    widget.layer_box.setCurrentText(other.name)
+    widget.rois.value = other
     assert widget.layer is other
     other.name = "second session"
-    assert widget.layer_box.currentText() == "second session" and widget.layer is other
-    assert widget.layer_box.count() == 2
+    assert widget.rois.value.name == "second session" and widget.layer is other
+    assert len(widget.rois.choices) == 2

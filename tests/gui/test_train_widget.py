@@ -29,10 +29,10 @@ def make_widget(viewer, qtbot, **values):
     widget = tw.TrainWidget(viewer)
     viewer.window.add_dock_widget(widget)
     settings = {**TINY, **values}
-    widget.iterations.setValue(settings["iterations"])
-    widget.batch_size.setValue(settings["batch_size"])
-    widget.hidden_units.setValue(settings["hidden_units"])
-    widget.model_box.setCurrentText(settings.get("model", "offset5-model"))
+    widget.form["max_iterations"].value = settings["iterations"]
+    widget.form["batch_size"].value = settings["batch_size"]
+    widget.form["num_hidden_units"].value = settings["hidden_units"]
+    widget.form["model_architecture"].value = settings.get("model", "offset5-model")
     qtbot.waitUntil(lambda: not widget.warm_up.is_running, timeout=30_000)
     return widget
 
@@ -46,13 +46,13 @@ def test_lists_trace_layers_and_declared_labels(make_napari_viewer, qtbot):
     viewer.add_image(np.zeros((5, 4, 4)), name="no traces")
     add_session(viewer, "A")
     widget = make_widget(viewer, qtbot)
-    assert [widget.traces_box.itemText(i) for i in range(widget.traces_box.count())] == ["A"]
+    assert [layer.name for layer in widget.traces.choices] == ["A"]
     assert widget.mode_label.text().startswith("CEBRA-Time")
-    assert not widget.hybrid_box.isEnabled()
+    assert not widget.hybrid.enabled
     widget.set_label_columns(["position", "direction"])
     assert widget.label_columns() == ("position", "direction")
     assert widget.mode_label.text() == "CEBRA-Behaviour: position, direction"
-    widget.hybrid_box.setChecked(True)
+    widget.hybrid.value = True
     assert widget.settings().hybrid
     assert widget.mode_label.text().startswith("CEBRA-Hybrid")
 
@@ -62,7 +62,7 @@ def test_device_list_shows_each_cuda_gpu(make_napari_viewer, qtbot, monkeypatch)
 
     viewer = make_napari_viewer()
     plain = make_widget(viewer, qtbot)
-    keys = [plain.device_box.itemData(i) for i in range(plain.device_box.count())]
+    keys = list(plain.form["device"].choices)
     assert keys[:2] == ["auto", "cpu"]
     n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     assert keys[2:] == [f"cuda:{i}" for i in range(n_gpus)]
@@ -71,10 +71,9 @@ def test_device_list_shows_each_cuda_gpu(make_napari_viewer, qtbot, monkeypatch)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"Fake GPU {i}")
     widget = tw.TrainWidget(viewer)
-    keys = [widget.device_box.itemData(i) for i in range(widget.device_box.count())]
-    assert keys == ["auto", "cpu", "cuda:0", "cuda:1"]
-    assert "Fake GPU 1" in widget.device_box.itemText(3)
-    widget.device_box.setCurrentIndex(3)
+    assert list(widget.form["device"].choices) == ["auto", "cpu", "cuda:0", "cuda:1"]
+    assert "Fake GPU 1" in widget.form["device"].native.itemText(3)
+    widget.form["device"].value = "cuda:1"
     assert widget.settings().device == "cuda:1"
     qtbot.waitUntil(lambda: not widget.warm_up.is_running, timeout=30_000)
 
@@ -84,7 +83,7 @@ def test_train_on_worker_binds_embedding_to_layer(make_napari_viewer, qtbot):
     layer = add_session(viewer)
     widget = make_widget(viewer, qtbot)
     widget.set_label_columns(["position"])
-    widget.test_fraction.setValue(0.2)
+    widget.form["test_fraction"].value = 0.2
     widget.start()
     assert widget.running and widget.cancel_button.isEnabled()
     assert not widget.train_button.isEnabled()
@@ -170,7 +169,7 @@ def test_bad_settings_show_error_and_widget_stays_usable(make_napari_viewer, qtb
     viewer = make_napari_viewer()
     add_session(viewer, n_samples=200)
     widget = make_widget(viewer, qtbot)
-    widget.time_offset.setValue(5000)  # longer than the session
+    widget.form["time_offsets"].value = 5000  # longer than the session
     widget.start()
     wait_done(widget, qtbot)
     assert len(errors) == 1 and "time offset" in errors[0]
@@ -211,7 +210,7 @@ def test_save_load_model_and_embed(make_napari_viewer, qtbot, tmp_path):
     layer = add_session(viewer)
     widget = make_widget(viewer, qtbot)
     widget.set_label_columns(["direction"])
-    widget.output_dim.setValue(4)
+    widget.form["output_dimension"].value = 4
     widget.start()
     wait_done(widget, qtbot)
     trained = layer.metadata[META_KEY]["embedding"]["embedding"].copy()
@@ -219,9 +218,10 @@ def test_save_load_model_and_embed(make_napari_viewer, qtbot, tmp_path):
     assert path.exists()
 
     other = make_widget(viewer, qtbot)
-    other.output_dim.setValue(2)
+    other.form["output_dimension"].value = 2
     other.load_model(path)
-    assert other.output_dim.value() == 4 and other.hidden_units.value() == 16
+    assert other.form["output_dimension"].value == 4
+    assert other.form["num_hidden_units"].value == 16
     assert other.label_columns() == ("direction",)
     assert other.embed_button.isEnabled()
     del layer.metadata[META_KEY]["embedding"]

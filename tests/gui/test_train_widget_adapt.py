@@ -27,10 +27,10 @@ def test_embed_adapts_to_another_neuron_count(make_napari_viewer, qtbot, errors)
     second, position = _add(viewer, "day 2", 28, seed=2)
     widget = tw.TrainWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget.model_box.setCurrentText("offset5-model")
-    widget.iterations.setValue(150)
-    widget.batch_size.setValue(128)
-    widget.learning_rate.setValue(3e-3)
+    widget.form["model_architecture"].value = "offset5-model"
+    widget.form["max_iterations"].value = 150
+    widget.form["batch_size"].value = 128
+    widget.form["learning_rate"].value = 3e-3
     qtbot.waitUntil(lambda: not widget.warm_up.is_running, timeout=30_000)
 
     widget.select_layer(first)

@@ -29,9 +29,9 @@ def test_four_buttons_take_the_v1_stack_to_decoded_frames(make_napari_viewer, qt
     for name, widget in (("extract", extract), ("labels", labels), ("train", train)):
         viewer.window.add_dock_widget(widget, name=name)
     # Extract offers the stack (not the stimulus movie) at the frame rate the stack carries
-    assert extract.layer_box.currentText() == V1_STACK_NAME
-    assert extract.fs.value() == carried["fs"] == 10.0
-    extract.out_edit.setText(str(tmp_path / "s2p"))  # keep the run out of the temp folder
+    assert extract.stack.value.name == V1_STACK_NAME
+    assert extract.form["fs"].value == carried["fs"] == 10.0
+    extract.out_dir.value = str(tmp_path / "s2p")  # keep the run out of the temp folder
 
     # 1. Extract: the ROI layer it makes is every step's input, carrying the stack's labels
     _press(qtbot, extract, extract.run_button)
@@ -41,7 +41,7 @@ def test_four_buttons_take_the_v1_stack_to_decoded_frames(make_napari_viewer, qt
     n_frames = stack.data.shape[0]
     assert record["traces"].shape[0] == n_frames and record["traces"].shape[1] >= 40
     assert record["movie_layer"] == MOVIE_NAME and not record.get("labels")
-    assert labels.layer_box.currentText() == rois.name == train.traces_box.currentText()
+    assert labels.traces.value.name == rois.name == train.traces.value.name
 
     # 2. Attach labels: the stack's frame labels are offered, declared; one press attaches
     assert labels.declared() == ({"frame_id": "discrete", "repeat": "discrete",
@@ -53,20 +53,20 @@ def test_four_buttons_take_the_v1_stack_to_decoded_frames(make_napari_viewer, qt
     # a Decode widget opened now catches up: the extracted traces and the linked movie
     decode = DecodeWidget(viewer)
     viewer.window.add_dock_widget(decode, name="decode")
-    assert (decode.traces_box.currentText(), decode.movie_box.currentText()) == (
+    assert (decode.traces.value.name, decode.movie.value.name) == (
         rois.name, MOVIE_NAME)
-    assert (decode.frame_box.currentText(), decode.repeat_box.currentText()) == (
+    assert (decode.frame_label.value, decode.repeat_label.value) == (
         "frame_id", "repeat")
-    assert (decode.test_box.currentText(), decode.val_box.currentText()) == ("5", "4")
+    assert (decode.test_repeat.value, decode.val_repeat.value) == ("5", "4")
 
     # 3. Train: frame_id ticked, the last two repeats (validation, test) held out
-    assert train.label_columns() == ("frame_id",) and train.output_dim.value() == 8
-    assert train.test_fraction.value() >= 2 / 6
-    train.iterations.setValue(300)  # short runs for the test; every choice stays the default
-    decode.iter_spin.setValue(100)
+    assert train.label_columns() == ("frame_id",) and train.form["output_dimension"].value == 8
+    assert train.form["test_fraction"].value >= 2 / 6
+    train.form["max_iterations"].value = 300  # short runs; every other choice is the default
+    decode.form["max_iterations"].value = 100
     _press(qtbot, train, train.train_button)
     assert train.result is not None and train.result.source == rois.name, train.status.text()
-    assert decode.model_box.currentText() == FROM_TRAIN_WIDGET
+    assert decode.model.value == FROM_TRAIN_WIDGET
 
     # 4. Decode with that model: decoded frames beside the true ones, on the stack's time axis
     _press(qtbot, decode, decode.run_button)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from napari_cebra.engine.information import goodness_of_fit_bits
+
 from .scores import median_absolute_error, r2
 
 __all__ = ["goodness_of_fit_bits", "consistency_matrix", "latent_r2", "median_absolute_error"]
-
-
-def goodness_of_fit_bits(loss: float, num_negatives: int) -> float:
-    """Bits of information the embedding captures: (log n − InfoNCE) / log 2, n negatives."""
-    return (math.log(num_negatives) - float(loss)) / math.log(2.0)
 
 
 def _binned(embedding: np.ndarray, labels: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error argparse has printed
+        return done.code if isinstance(done.code, int) else 2
     except KeyboardInterrupt:
         print("\nnapari-cebra: stopped (Ctrl-C).", file=sys.stderr)
         return 130

@@ -29,7 +29,8 @@ def cli_fields(cls: type, exclude: Iterable[str] = (),
 
 def help_text(f: Field) -> str:
     """``help`` plus the allowed values, unit and default, as ``--help`` shows them."""
-    ranged = f.fixed_choices is None and (f.min is not None or f.max is not None)
+    ranged = (f.fixed_choices is None and (f.min is not None or f.max is not None)) or (
+        f.type is tuple)
     allowed = f"{f.rule()}; " if ranged else ""
     if f.optional and f.none:
         allowed = allowed[:-2] + f" or {f.none}; " if allowed else f"or {f.none}; "
@@ -39,12 +40,16 @@ def help_text(f: Field) -> str:
 def _shown(value: Any, f: Field) -> str:
     if value is None:
         return f.none or "none"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _parser(f: Field):
     """The argparse ``type``: converts, then checks the range with the shared message."""
     base = {int: int, float: float, Path: Path}.get(f.type, str)
+    if f.type is tuple:
+        base = _comma_list
 
     def parse(text: str) -> Any:
         if f.optional and text.strip().lower() in ("none", f.none.lower() or "none"):
@@ -59,6 +64,11 @@ def _parser(f: Field):
 
     parse.__name__ = getattr(base, "__name__", "value")
     return parse
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    """``"raw,pca"`` → ``("raw", "pca")``; ``""`` → ``()``."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, *,
@@ -78,7 +88,10 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
                                 default=default, help=f.help.replace("%", "%%"))
             continue
         kwargs: dict[str, Any] = dict(dest=f.name, default=default, help=help_text(f))
-        if f.fixed_choices is not None:
+        if f.type is tuple:
+            kwargs["type"] = _parser(f)
+            kwargs["metavar"] = ",".join(f.fixed_choices or ("A", "B"))
+        elif f.fixed_choices is not None:
             kwargs["choices"] = f.fixed_choices
             kwargs["type"] = type(f.fixed_choices[0]) if f.fixed_choices else str
         else:

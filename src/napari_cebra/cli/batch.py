@@ -18,6 +18,7 @@ from pathlib import Path
 
 from napari_cebra.cli import UsageError
 from napari_cebra.cli._options import add_options, values_from_args
+from napari_cebra.job_settings import BatchSettings
 from napari_cebra.pipeline import TrainSettings
 
 #: the CEBRA settings a study run takes from the command line (the rest: a --sweep grid)
@@ -38,15 +39,8 @@ def register(subparsers) -> None:
     p.add_argument("study", type=Path, help="study CSV, one row per session")
     p.add_argument("--out", type=Path, required=True, help="results folder (created; reused "
                    "by a rerun)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None,
-                       help="local worker processes (default: sized to the machine; 0: in "
-                       "this process, one task after another)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="an existing Dask scheduler, e.g. tcp://head:8786")
-    p.add_argument("--sweep", type=Path, default=None, metavar="GRID.json",
-                   help='grid of settings, e.g. {"output_dimension": [3, 8], '
-                   '"learning_rate": [0.001, 0.0003]}')
+    add_options(p.add_mutually_exclusive_group(), BatchSettings, only=("workers", "scheduler"))
+    add_options(p, BatchSettings, only=("sweep",))
     add_options(p.add_argument_group("CEBRA settings"), TrainSettings, only=TRAINING_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handler)

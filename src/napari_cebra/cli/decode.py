@@ -20,7 +20,9 @@ import zipfile
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
+from napari_cebra.cli._options import add_options, settings_from_args
 from napari_cebra.cli._progress_bar import ProgressBar
+from napari_cebra.job_settings import DecodeSettings, ExtractSettings
 
 
 def _ints(text: str) -> list[int]:
@@ -50,8 +52,6 @@ def register(subparsers) -> None:
     src.add_argument("--stack", type=Path, help="a raw imaging stack (TIFF/.npy/.zarr): run "
                      "suite2p, then decode from its cells' dF/F (needs --frame-labels)")
     raw = p.add_argument_group("raw stack (--stack)")
-    raw.add_argument("--fs", type=float, default=None,
-                     help="frame rate in Hz (default: from the stack's metadata)")
     raw.add_argument("--frame-labels", type=Path, default=None,
                      help="CSV with frame_id and repeat, one row per imaging frame")
     raw.add_argument("--stimulus", type=Path, default=None,
@@ -59,9 +59,7 @@ def register(subparsers) -> None:
                      "its frames' features")
     raw.add_argument("--out", type=Path, default=None,
                      help="suite2p output folder (default: a fresh one next to the stack)")
-    raw.add_argument("--tau", type=float, default=1.0, help="indicator decay time, s (1.0)")
-    raw.add_argument("--diameter", type=float, default=12.0, help="cell diameter, px (12)")
-    raw.add_argument("--registration", choices=("none", "rigid", "nonrigid"), default="rigid")
+    add_options(raw, ExtractSettings, only=("fs", "tau", "diameter", "registration"))
     raw.add_argument("--all-rois", action="store_true",
                      help="decode from every ROI, not only the soma-sized ones suite2p calls "
                      "cells")
@@ -70,20 +68,11 @@ def register(subparsers) -> None:
     p.add_argument("--neurons", type=int, default=200, help="synthetic: neurons (200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", type=Path, help="a trained CEBRA model file to decode with")
-    p.add_argument("--labels", choices=("movie", "phase", "time"), default=None,
-                   help="what CEBRA trains on: movie-frame features, frame phase, or nothing "
-                   "(CEBRA-Time) (movie when the movie is known, else phase)")
-    p.add_argument("--iterations", type=int, default=2000, help="training steps (2000)")
-    p.add_argument("--output-dimension", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+    add_options(p.add_argument_group("decoding settings"), DecodeSettings)
     p.add_argument("--train-repeats", type=_ints, default=None, help="e.g. 0,1,2 (all but test)")
     p.add_argument("--validation-repeat", type=int, default=None,
                    help="training repeat that chooses n_neighbors (last training repeat)")
     p.add_argument("--test-repeat", type=int, default=None, help="(last repeat)")
-    p.add_argument("--baselines", type=_names, default=["raw", "pca"], help="raw,pca")
-    p.add_argument("--controls", type=_names, default=["labels", "neural"],
-                   help="labels,neural ('' for none)")
     p.add_argument("--continuous", type=_names, default=None,
                    help="continuous labels to decode too (synthetic: running_speed)")
     p.add_argument("--report", type=Path, required=True, help="JSON report to write")
@@ -172,13 +161,15 @@ def handler(args: argparse.Namespace) -> int:
 
 def _decoding_options(args: argparse.Namespace, model, movie) -> dict:
     """The protocol's settings from the command line (shared by every input)."""
-    params = dict(max_iterations=args.iterations, output_dimension=args.output_dimension,
-                  batch_size=args.batch_size, device=args.device)
-    labels = args.labels or ("movie" if movie is not None else "phase")
+    settings = settings_from_args(DecodeSettings, args)
+    params = {**settings.cebra_params(), "device": settings.device}
+    labels = settings.labels if settings.labels != "auto" else (
+        "movie" if movie is not None else "phase")
     return dict(model=model, cebra_params=params, labels=labels,
                 train_repeats=args.train_repeats, validation_repeat=args.validation_repeat,
-                test_repeat=args.test_repeat, baselines=args.baselines, controls=args.controls,
-                seed=args.seed, progress_every=max(1, args.iterations // 50))
+                test_repeat=args.test_repeat, baselines=list(settings.baselines),
+                controls=list(settings.controls), seed=args.seed,
+                progress_every=max(1, settings.max_iterations // 50))
 
 
 def _decode_stack(args: argparse.Namespace, model) -> int:

@@ -67,7 +67,7 @@ def train_and_wait(train, steps: int, timeout_s: float = 600.0) -> bool:
 
     from qtpy.QtWidgets import QApplication
 
-    train.iterations.setValue(steps)
+    train.form["max_iterations"].value = steps
     train.start()
     app = QApplication.instance()
     deadline = time.monotonic() + timeout_s
@@ -89,8 +89,8 @@ def setup_whole_path(viewer, steps: int | None = None) -> dict:
     viewer.open_sample("napari-cebra", WHOLE_PATH)
     widgets = dock_steps(viewer)
     if steps:
-        widgets["train"].iterations.setValue(steps)
-        widgets["decode"].iter_spin.setValue(steps)
+        widgets["train"].form["max_iterations"].value = steps
+        widgets["decode"].form["max_iterations"].value = steps
     return widgets
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from napari_cebra.cli._options import add_options
 from napari_cebra.cli._progress_bar import ProgressBar
+from napari_cebra.job_settings import ExtractSettings
 
 
 def register(subparsers) -> None:
@@ -17,27 +19,11 @@ def register(subparsers) -> None:
     )
     p.add_argument("stack", nargs="+",
                    help="TIFF/.npy/.zarr/.nwb stack, a folder of TIFFs, or files")
-    p.add_argument("--fs", type=float, default=None,
-                   help="frame rate in Hz (default: from the file's metadata — ScanImage, "
-                   "ImageJ, OME-TIFF or NWB — when it declares one)")
-    p.add_argument("--tau", type=float, default=1.0, help="indicator decay time in s (1.0)")
-    p.add_argument("--diameter", type=float, default=12.0, help="cell diameter in px (12)")
-    p.add_argument(
-        "--registration", choices=("none", "rigid", "nonrigid"), default="rigid",
-        help="motion correction (rigid)",
-    )
-    p.add_argument("--detection", choices=("sparsery", "sourcery"), default="sparsery")
     p.add_argument("--out", default=None, help="output folder (default: a fresh one)")
     p.add_argument(
         "--overwrite", action="store_true", help="replace suite2p results already in --out"
     )
-    p.add_argument("--neuropil-coefficient", type=float, default=0.7)
-    p.add_argument(
-        "--baseline", choices=("maximin", "percentile", "constant"), default="maximin",
-        help="dF/F baseline method (maximin)",
-    )
-    p.add_argument("--baseline-window", type=float, default=60.0, help="baseline window, s")
-    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+    add_options(p.add_argument_group("extraction settings"), ExtractSettings)
     p.set_defaults(func=handler)
 
 

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from napari_cebra.cli import UsageError
+from napari_cebra.cli._options import add_options
+from napari_cebra.job_settings import LiveSettings
 
 MAX_SHOWN_ERRORS = 10
 
@@ -42,26 +44,13 @@ def register(subparsers) -> None:
                    help="suite2p plane folder: the source is raw frames, decoded through its "
                    "ROI and neuropil masks and a running dF/F baseline (its cells as "
                    "iscell.npy marks them, or all ROIs when --fit-traces has one per ROI)")
-    p.add_argument("--k", type=int, default=24, help="neighbours of the kNN decoder (24)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (must not exist)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--follow", action="store_true",
                    help="the source file is still being written: follow it (a folder always is)")
-    p.add_argument("--idle-s", type=float, default=5.0,
-                   help="a followed source ends after this many seconds without a frame (5)")
-    p.add_argument("--fs", type=float, default=None,
-                   help="frame rate in Hz (default: the suite2p folder's); with --realtime "
-                   "the source is replayed at this rate")
-    p.add_argument("--realtime", action="store_true",
-                   help="replay at --fs instead of as fast as possible")
-    p.add_argument("--baseline", choices=("maximin", "fixed"), default="maximin",
-                   help="raw frames: running (causal) maximin baseline, or a fixed F0 per ROI "
-                   "from the suite2p folder's F (maximin)")
-    p.add_argument("--neuropil-coefficient", type=float, default=0.7)
-    p.add_argument("--window-s", type=float, default=60.0, help="baseline window (60 s)")
-    p.add_argument("--session-id", type=int, default=0, help="multi-session model: which")
     p.add_argument("--label-names", default=None,
                    help="comma-separated CSV column names for the label columns")
+    add_options(p.add_argument_group("decoding settings"), LiveSettings)
     p.set_defaults(func=handler)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
-from napari_cebra.analysis.metrics import goodness_of_fit_bits
+from napari_cebra.engine.information import goodness_of_fit_bits
 
 from . import validation
 from .loss import DISTANCES

@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import META_KEY, embedding_of, time_axis_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import refill_layers
+from napari_cebra.gui.forms import layer_picker
 from napari_cebra.gui.layers import same_layer
 from napari_cebra.views import display_indices, project
 
@@ -140,7 +140,8 @@ class EmbeddingView(QWidget):
         self.refresh_sources()
 
     def _make_controls(self) -> None:
-        self.source_box = QComboBox()
+        self.source_box = layer_picker(self.viewer, label="Embedding of",
+                                       filter=lambda x: embedding_of(x.metadata) is not None)
         self.color_box = QComboBox()
         self.dim_boxes = [QSpinBox() for _ in range(3)]
         self.pca_box = QCheckBox("PCA")
@@ -160,7 +161,7 @@ class EmbeddingView(QWidget):
 
     def _lay_out(self) -> None:
         form = QFormLayout()
-        form.addRow("Embedding of", self.source_box)
+        form.addRow("Embedding of", self.source_box.native)
         form.addRow("Colour by", self.color_box)
         dims_row = QHBoxLayout()
         for box in self.dim_boxes:
@@ -181,7 +182,7 @@ class EmbeddingView(QWidget):
         layout.addWidget(self.info)
 
     def _connect(self) -> None:
-        self.source_box.currentIndexChanged.connect(self._on_source_box)
+        self.source_box.changed.connect(self._on_source_box)
         self.color_box.currentTextChanged.connect(lambda _: self._recolor())
         for box in self.dim_boxes:
             box.valueChanged.connect(self._on_dims_changed)
@@ -210,20 +211,20 @@ class EmbeddingView(QWidget):
     def show_source(self, layer: Layer) -> None:
         """Show the embedding stored on ``layer`` (``metadata["napari_cebra"]["embedding"]``)."""
         self.refresh_sources()
-        index = self.source_box.findText(layer.name)
-        if index < 0:
+        if not any(x is layer for x in self.source_box.choices):
             raise ValueError(f"layer {layer.name!r} holds no embedding.")
-        if index == self.source_box.currentIndex():
+        if self.source_box.value is layer:
             self._set_source(layer)
         else:
-            self.source_box.setCurrentIndex(index)
+            self.source_box.value = layer
 
     def refresh_sources(self, event=None) -> None:
-        sources = embedding_sources(self.viewer)
-        refill_layers(self.source_box, sources,
-                      prefer=self.source.name if self.source is not None else None)
-        if self.source is None and sources:
-            self._on_source_box(0)
+        with self.source_box.changed.blocked():
+            self.source_box.reset_choices()
+            if self.source is not None and self.source in self.source_box.choices:
+                self.source_box.value = self.source  # the layer shown stays chosen
+        if self.source is None and self.source_box.value is not None:
+            self._on_source_box(self.source_box.value)
 
     def frame_of_point(self, index: int) -> int:
         """Session frame of the drawn point ``index``."""
@@ -282,10 +283,9 @@ class EmbeddingView(QWidget):
             return 0
         return time_axis_of(traces_of(self.source.metadata))
 
-    def _on_source_box(self, index: int) -> None:
-        name = self.source_box.itemText(index)
-        if name and name in self.viewer.layers:
-            self._set_source(self.viewer.layers[name])
+    def _on_source_box(self, layer: Layer | None) -> None:
+        if self.qt_viewer is not None and layer is not None and layer in self.viewer.layers:
+            self._set_source(layer)
 
     def _on_layer_removed(self, event) -> None:
         if self.source is not None and same_layer(event.value, self.source):

@@ -14,15 +14,20 @@ Each field becomes one ``magicgui.widgets.create_widget``: a spin box with the d
 min/max/step for numbers (``X | None`` numbers get one more step below ``min`` shown as the
 field's ``none`` word, e.g. "random"), a combo box for choices (choices computed at run time,
 like the registered models or this machine's GPUs, are filled when the form is built), a check
-box for booleans, a file picker for paths and a line edit for text; the label and tooltip come
-from the declaration (help, range, unit).
+box for booleans, a multi-select list for a tuple with choices, a file picker for paths
+(:func:`path_of` reads an empty one as None) and a line edit for text; the label and tooltip
+come from the declaration (help, range, unit). ``form.settings_with(hybrid=...)`` fills fields
+a widget shows with its own control; ``SettingsForm(cls, only=(...), layout="horizontal")``
+shows a few fields in a row.
 
-Layer pickers are magicgui combo boxes typed by layer kind that follow the viewer's layer list
-by themselves (added, removed, renamed, reordered layers), keeping the chosen layer by identity:
+Layer pickers are magicgui combo boxes of one layer kind (``napari.layers.Image``, ``Labels``,
+…, plus an optional filter) that follow the viewer's layer list by themselves (added, removed,
+renamed, reordered layers), keeping the chosen layer by identity:
 
     traces = layer_picker(viewer, napari.layers.Image, filter=has_traces, label="Traces")
     traces.value                               # the chosen layer, or None
     traces.changed.connect(...)
+    choose(traces, "session 1")                # select by layer or name
 
 Works docked or not (the picker is bound to ``viewer``, not found through the window).
 """
@@ -53,7 +58,12 @@ def field_widget(f: Field, value: Any = None) -> Widget:
     options: dict[str, Any] = {"tooltip": tooltip(f)}
     annotation: Any = f.type
     widget_type = None
-    if f.choices is not None:
+    if f.type is tuple and f.choices is not None:
+        widget_type = "Select"
+        options["choices"] = f.fixed_choices
+        annotation = list
+        value = list(value or ())
+    elif f.choices is not None:
         widget_type = "ComboBox"
         options["choices"] = f.fixed_choices if f.fixed_choices is not None else (
             lambda _widget, _f=f: list(_f.choices()))
@@ -71,7 +81,8 @@ def field_widget(f: Field, value: Any = None) -> Widget:
     elif f.type is bool:
         options["text"] = f.label
     shown = _to_widget(f, value, options)
-    widget = create_widget(value=shown, annotation=annotation, name=f.name,
+    given = {} if f.type is Path and not shown else {"value": shown}  # empty: no path yet
+    widget = create_widget(**given, annotation=annotation, name=f.name,
                            label="" if f.type is bool else f.label, widget_type=widget_type,
                            options=options)
     if widget_type == "FloatSpinBox":
@@ -88,16 +99,32 @@ def field_widget(f: Field, value: Any = None) -> Widget:
 def _to_widget(f: Field, value: Any, options: dict) -> Any:
     if value is None and f.optional and "min" in options:
         return options["min"]
+    if f.type is tuple:
+        return list(value or ())
+    if value is None and f.type in (str, Path):
+        return ""
     return value
 
 
 def _from_widget(f: Field, widget: Widget) -> Any:
     value = widget.value
+    if f.type is tuple:
+        return tuple(value or ())
+    if f.type is str and f.optional and not value:
+        return None
     if f.optional and f.type in (int, float) and value <= widget.min:
         return None
-    if f.type is Path and value is not None and str(value) in ("", "."):
-        return None if f.optional else value
+    if f.type is Path:
+        path = path_of(widget)
+        return path if path is not None or f.optional else Path()
     return value
+
+
+def path_of(edit: Widget) -> Path | None:
+    """A file picker's path, or None when its text is empty (magicgui shows an empty
+    ``FileEdit`` as the current folder)."""
+    text = str(edit.line_edit.value if hasattr(edit, "line_edit") else edit.value or "")
+    return Path(text.strip()) if text.strip() else None
 
 
 class SettingsForm(Container):
@@ -146,7 +173,10 @@ class SettingsForm(Container):
                 shown = _to_widget(f, getattr(settings, f.name),
                                    {"min": widget.min} if hasattr(widget, "min") else {})
                 try:
-                    widget.value = shown
+                    if f.type is Path and not shown:
+                        widget.line_edit.value = ""  # FileEdit would show "" as this folder
+                    else:
+                        widget.value = shown
                 except (ValueError, TypeError):
                     continue
         self.changed.emit(self)
@@ -163,12 +193,29 @@ def follow_layers(viewer, callback: Callable[..., Any]) -> None:
         getattr(viewer.layers.events, name).connect(callback)
 
 
+class LayerPicker(ComboBox):
+    """A magicgui combo box of layers that keeps the chosen layer by identity when the list is
+    refreshed (magicgui alone keeps it by name, so a renamed layer would be dropped); emits
+    ``changed`` once, when the chosen layer really changes."""
+
+    layer_kind: type | None = None
+
+    def reset_choices(self, *_: Any) -> None:
+        before = self.value
+        with self.changed.blocked():
+            super().reset_choices()
+            if before is not None and any(c is before for c in self.choices):
+                self.value = before
+        if self.value is not before:
+            self.changed.emit(self.value)
+
+
 def layer_picker(viewer, kind: type | None = None, *,
                  filter: Callable[[Any], bool] | None = None, label: str = "",
                  name: str = "", nullable: bool = False, tooltip: str = "") -> ComboBox:
-    """A combo box of ``viewer``'s layers of ``kind`` (e.g. ``napari.layers.Image``) passing
-    ``filter``, refreshed whenever the layer list changes; ``.value`` is the chosen layer
-    (kept by identity across renames), None when there is none."""
+    """A :class:`LayerPicker` of ``viewer``'s layers of ``kind`` (e.g. ``napari.layers.Image``)
+    passing ``filter``, refreshed whenever the layer list changes; ``.value`` is the chosen
+    layer (kept by identity across renames), None when there is none."""
     import napari.layers
 
     kind = kind or napari.layers.Layer
@@ -177,9 +224,9 @@ def layer_picker(viewer, kind: type | None = None, *,
         return [(layer.name, layer) for layer in viewer.layers
                 if isinstance(layer, kind) and (filter is None or filter(layer))]
 
-    picker = create_widget(annotation=kind, name=name or kind.__name__.lower(), label=label,
-                           options={"choices": choices, "nullable": nullable,
-                                    "tooltip": tooltip})
+    picker = LayerPicker(choices=choices, name=name or kind.__name__.lower(), label=label,
+                         nullable=nullable, tooltip=tooltip)
+    picker.layer_kind = kind
     ref = weakref.ref(picker)
 
     def refresh(*_: Any) -> None:

@@ -200,3 +200,18 @@ def run_blocking_job(func: Callable[..., Any], *args: Any) -> Generator:
 
     yield Progress("working", 0, 1, getattr(func, "__name__", "working"))
     return func(*args)
+
+
+def run_buttons(widget: Any, text: str) -> Any:
+    """``widget.run_button`` (``text``, calls ``widget.start``) and ``widget.cancel_button``
+    (calls ``widget.cancel``; enabled while a job runs), side by side in the returned layout."""
+    from qtpy.QtWidgets import QHBoxLayout, QPushButton
+
+    widget.run_button, widget.cancel_button = QPushButton(text), QPushButton("Cancel")
+    widget.cancel_button.setEnabled(False)
+    widget.run_button.clicked.connect(widget.start)
+    widget.cancel_button.clicked.connect(widget.cancel)
+    row = QHBoxLayout()
+    row.addWidget(widget.run_button)
+    row.addWidget(widget.cancel_button)
+    return row

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import napari
 import numpy as np
+from magicgui.widgets import Container, FileEdit, FloatSpinBox
 from napari.layers import Layer
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -28,9 +24,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import traces_of
+from napari_cebra.contracts import has_traces, traces_of
 from napari_cebra.gui import registry, session_flow
-from napari_cebra.gui.combos import follow_layers, refill_layers
+from napari_cebra.gui.forms import choose, layer_picker, path_of
 from napari_cebra.gui.layers import traces_layers
 from napari_cebra.imaging.labels import align_labels, make_label_set, read_label_table
 
@@ -45,48 +41,41 @@ class LabelsWidget(QWidget):
         self.viewer = napari_viewer
         registry.register(napari_viewer, "labels", self)
         self.columns: dict = {}
+        self._loaded = ""  # the labels file read last
 
-        self.layer_box = QComboBox()
-        self.file_edit = QLineEdit()
-        self.file_edit.setPlaceholderText("labels .csv or .npy")
-        self.file_button = QPushButton("Browse…")
+        self.traces = layer_picker(napari_viewer, filter=has_traces, label="Traces layer")
+        self.labels_file = FileEdit(label="Labels file", mode="r",
+                                    filter="Labels (*.csv *.npy *.tsv)",
+                                    tooltip="labels .csv or .npy")
+        self.rate = FloatSpinBox(label="Labels rate (Hz)", min=0.0, max=100_000.0, step=0.001,
+                                 tooltip="the rate the labels were sampled at, when it is not "
+                                 "one row per imaging frame")
+        self.rate.native.setSpecialValueText("one row per frame")
+        self.inputs = Container(widgets=[self.traces, self.labels_file, self.rate])
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["column", "kind"])
         self.table.setMaximumHeight(160)
-        self.rate = QDoubleSpinBox()
-        self.rate.setRange(0.0, 100_000.0)
-        self.rate.setDecimals(3)
-        self.rate.setSpecialValueText("one row per frame")
         self.attach_button = QPushButton("Attach labels")
         self.status = QLabel("Load a labels file, declare its columns, attach.")
         self.status.setWordWrap(True)
-
-        form = QFormLayout()
-        form.addRow("Traces layer", self.layer_box)
-        row = QHBoxLayout()
-        row.addWidget(self.file_edit, stretch=1)
-        row.addWidget(self.file_button)
-        form.addRow("Labels file", row)
-        form.addRow("Labels rate (Hz)", self.rate)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.table)
-        layout.addWidget(self.attach_button)
-        layout.addWidget(self.status)
+        for part in (self.inputs.native, self.table, self.attach_button, self.status):
+            layout.addWidget(part)
         layout.addStretch(1)
-
-        self.file_button.clicked.connect(self._browse)
-        self.file_edit.editingFinished.connect(lambda: self.load_file(self.file_edit.text()))
+        self.labels_file.changed.connect(self._on_file)
         self.attach_button.clicked.connect(self.attach)
-        follow_layers(self.viewer, self.refresh_layers)
-        self.refresh_layers()
         session_flow.follow_latest(self.viewer, self)
 
     def trace_layers(self) -> list[Layer]:
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        refill_layers(self.layer_box, self.trace_layers())
+        self.traces.reset_choices()
+
+    def _on_file(self, _value=None) -> None:
+        path = path_of(self.labels_file)
+        if path is not None and str(path) != self._loaded:
+            self.load_file(str(path))
 
     def load_file(self, path: str) -> bool:
         """Read the file's columns into the table (all "ignore" until declared)."""
@@ -98,7 +87,9 @@ class LabelsWidget(QWidget):
             show_error(str(err))
             self.status.setText(f"Not loaded: {err}")
             return False
-        self.file_edit.setText(str(path))
+        self._loaded = str(path)
+        with self.labels_file.changed.blocked():
+            self.labels_file.value = str(path)
         self._fill_table()
         n = len(next(iter(self.columns.values())))
         self.status.setText(f"{len(self.columns)} columns × {n} rows; declare the kinds.")
@@ -118,10 +109,10 @@ class LabelsWidget(QWidget):
         (declared, one row per frame) unless they are attached already or a file is loaded."""
         if role != "traces":
             return
-        self.layer_box.setCurrentText(layer.name)
+        choose(self.traces, layer)
         carried = session_flow.carried_labels(layer)
         record = traces_of(layer.metadata) or {}
-        if carried is None or self.file_edit.text().strip():
+        if carried is None or self._loaded:
             return
         if set(carried["labels"]) <= set(record.get("labels") or {}):
             self.status.setText(f"{layer.name!r} has its frame labels "
@@ -129,7 +120,7 @@ class LabelsWidget(QWidget):
             return
         self.columns = {k: np.asarray(v) for k, v in carried["labels"].items()}
         self._fill_table(carried.get("label_kinds"))
-        self.rate.setValue(0.0)  # one row per imaging frame
+        self.rate.value = 0.0  # one row per imaging frame
         self.status.setText(f"Frame labels from the stack ({', '.join(self.columns)}), "
                             f"declared; press Attach labels to put them on {layer.name!r}.")
 
@@ -152,8 +143,8 @@ class LabelsWidget(QWidget):
 
     def attach(self) -> None:
         """Resample the declared columns onto the layer's frames and store them on it."""
-        name = self.layer_box.currentText()
-        meta = traces_of(self.viewer.layers[name].metadata) if name in self.viewer.layers else None
+        layer = self.traces.value
+        meta = traces_of(layer.metadata) if layer in self.viewer.layers else None
         if meta is None:
             show_error("No traces layer: extract traces or open a suite2p folder first.")
             return
@@ -161,7 +152,7 @@ class LabelsWidget(QWidget):
         kinds, time_column = self.declared()
         try:
             labels = make_label_set(
-                self.columns, kinds, time_column=time_column, fs=self.rate.value() or None
+                self.columns, kinds, time_column=time_column, fs=self.rate.value or None
             )
             labels = align_labels(labels, n_frames, fs=meta.get("fs"))
         except (ValueError, TypeError) as err:
@@ -170,12 +161,6 @@ class LabelsWidget(QWidget):
             return
         meta.setdefault("labels", {}).update(labels.columns)
         meta.setdefault("label_kinds", {}).update(labels.kinds)
-        session_flow.hand_on(self.viewer, "traces", self.viewer.layers[name])  # Train, Decode
-        self.status.setText(f"Attached {', '.join(labels.kinds)} to {name!r} ({n_frames} frames).")
-
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Labels", "", "Labels (*.csv *.npy *.tsv);;All files (*)"
-        )
-        if path:
-            self.load_file(path)
+        session_flow.hand_on(self.viewer, "traces", layer)  # Train, Decode
+        self.status.setText(f"Attached {', '.join(labels.kinds)} to {layer.name!r} "
+                            f"({n_frames} frames).")

@@ -162,3 +162,8 @@ def same_layer(a, b) -> bool:
 def traces_layers(viewer) -> list:
     """The viewer's layers that carry traces (docs/CONTRACTS.md), in layer-list order."""
     return [layer for layer in viewer.layers if has_traces(layer)]
+
+
+def layer_named(viewer, name: str | None) -> Any:
+    """The viewer's layer called ``name``, or None (napari's LayerList has no ``.get``)."""
+    return viewer.layers[name] if name and name in viewer.layers else None

@@ -34,3 +34,43 @@ def checked_model_file(path: Path | None) -> Path:
     if not path.is_file():
         raise ValueError(f"model file {path} does not exist.")
     return path
+
+
+class ModelChoice:
+    """A "model" combo box (magicgui): the Train widget's model, a model file (asks for one
+    when chosen) and any other ``choices``; ``fallback`` is chosen again when the user cancels
+    the file dialog."""
+
+    def __init__(self, parent: QWidget, viewer, choices: list[str], fallback: str) -> None:
+        from magicgui.widgets import ComboBox
+
+        self.parent, self.viewer, self.fallback = parent, viewer, fallback
+        self.path: Path | None = None
+        self.box = ComboBox(label="model", choices=choices, name="model")
+        self.box.changed.connect(self._on_choice)
+
+    @property
+    def value(self) -> str:
+        return self.box.value
+
+    def _on_choice(self, text: str) -> None:
+        if text != FROM_FILE:
+            return
+        path = ask_model_file(self.parent)
+        if path:
+            self.path = path
+        else:
+            with self.box.changed.blocked():
+                self.box.value = self.fallback
+
+    def set_file(self, path: str | Path) -> None:
+        """Use a saved model (what the "Model file…" choice does, without a dialog)."""
+        self.path = Path(path)
+        with self.box.changed.blocked():
+            self.box.value = FROM_FILE
+
+    def file(self) -> Path:
+        return checked_model_file(self.path)
+
+    def trained(self, alternative: str):
+        return train_widget_model(self.viewer, alternative)

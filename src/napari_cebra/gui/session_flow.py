@@ -25,6 +25,7 @@ import numpy as np
 
 from napari_cebra.contracts import traces_of
 from napari_cebra.gui import registry
+from napari_cebra.gui.forms import choose
 from napari_cebra.gui.model_source import FROM_TRAIN_WIDGET as FROM_TRAIN_WIDGET_CHOICE
 
 FRAME_LABELS = "napari_cebra_frame_labels"
@@ -138,11 +139,12 @@ def train_follows(train: Any, role: str, output: Any) -> None:
         return
     fraction = held_out_fraction(labels["repeat"])
     if fraction:
-        train.test_fraction.setValue(math.ceil(fraction * 100) / 100)
+        train.form["test_fraction"].value = math.ceil(fraction * 100) / 100
     if kinds.get("frame_id") == "discrete" and "frame_id" in labels:
         train.set_label_columns(["frame_id"])
         # 3 dimensions cannot keep 100s of movie frames apart; the decoding protocol uses 32
-        train.output_dim.setValue(max(train.output_dim.value(), DECODE_DIMENSIONS))
+        dims = train.form["output_dimension"]
+        dims.value = max(dims.value, DECODE_DIMENSIONS)
     train.status.setText(f"{output.name!r}: the last two repeats are held out for Decode; "
                          "press Train.")
 
@@ -151,11 +153,12 @@ def decode_follows(decode: Any, role: str, output: Any) -> None:
     """Decode picks new traces (and the stimulus movie they name), and decodes with the Train
     widget's model when it was trained on the traces Decode shows."""
     if role == "traces":
-        decode.traces_box.setCurrentText(output.name)
-        decode.refresh_layers()  # the movie the traces name; their labels
+        decode.refresh_layers()
+        choose(decode.traces, output)  # the movie the traces name; their labels
     elif role == "model":
         result = getattr(output, "result", None)
-        if result is not None and result.source == decode.traces_box.currentText():
-            decode.model_box.setCurrentText(FROM_TRAIN_WIDGET_CHOICE)
+        chosen = decode.traces.value
+        if result is not None and chosen is not None and result.source == chosen.name:
+            decode.model.box.value = FROM_TRAIN_WIDGET_CHOICE
             decode.status.setText(f"Decodes with the model trained on {result.source!r}; "
                                   "press Decode.")

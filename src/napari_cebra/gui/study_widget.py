@@ -1,9 +1,11 @@
 """The "Study" dock widget: the results table of ``napari-cebra batch``, one session at a time.
 
-Open a ``results.csv`` (or its folder): every task is a row of the table. Choosing a session
-(a finished ``final`` row) loads its traces as a traces layer (docs/CONTRACTS.md, with its
-labels) and binds the task's embedding to it, shown in the CEBRA embedding view. The files are
-read on a worker (Cancel leaves the viewer as it was); the layers are added when all are read.
+Open a ``results.csv`` (or its folder): the table is read and checked (every finished session's
+traces and embedding files are there) on a worker, and every task becomes a row of the table.
+Choosing a session (a finished ``final`` row) loads its traces as a traces layer
+(docs/CONTRACTS.md, with its labels) and binds the task's embedding to it, shown in the CEBRA
+embedding view. Both run on a worker (Cancel leaves the widget and the viewer as they were);
+the table and the layers change only when everything is read.
 """
 
 from __future__ import annotations
@@ -76,12 +78,22 @@ class StudyWidget(RunsJobs, QWidget):
 
     # ------------------------------------------------------------------ public API
     def open_results(self, path: str | Path) -> None:
-        """Show a results table (``results.csv`` or the batch folder holding it)."""
-        from napari_cebra.batch.results import RESULTS_NAME, read_results
+        """Show a results table (``results.csv`` or the batch folder holding it); blocking
+        (the Open button reads and checks it on a worker: :meth:`start_open`)."""
+        self._fill(read_study_results(path))
 
-        path = Path(path)
-        self.frame = read_results(path)
-        self.path = path / RESULTS_NAME if path.is_dir() else path
+    def start_open(self, path: str | Path) -> None:
+        """Read and check a results table on a worker; the table changes when it is read."""
+        if self.running:
+            return
+        self.info.setText(f"Reading {Path(path).name}…")
+        self.jobs.start(run_blocking_job(read_study_results, path),
+                        desc=f"Reading {Path(path).name}", on_result=self._fill,
+                        done_message="Cancelled; the table is as it was.")
+
+    def _fill(self, read: tuple) -> None:
+        frame, path, missing = read
+        self.frame, self.path = frame, path
         columns = [c for c in SHOWN if c in self.frame.columns]
         self.table.clear()
         self.table.setColumnCount(len(columns))
@@ -93,8 +105,12 @@ class StudyWidget(RunsJobs, QWidget):
         self.table.resizeColumnsToContents()
         done = self.frame[(self.frame["stage"] == "final") & (self.frame["status"] == "done")]
         failed = int((self.frame["status"] != "done").sum())
-        self.info.setText(f"{len(self.frame)} tasks, {len(done)} sessions ready, {failed} "
-                          "failed. Double-click a finished 'final' row to load it.")
+        text = (f"{len(self.frame)} tasks, {len(done)} sessions ready, {failed} failed. "
+                "Double-click a finished 'final' row to load it.")
+        if missing:
+            text += f" Missing files: {'; '.join(missing[:3])}" + (" …" if len(missing) > 3
+                                                                   else "") + "."
+        self.info.setText(text)
 
     def sessions(self) -> list[str]:
         """Sessions with a finished final task (those that can be loaded)."""
@@ -156,19 +172,13 @@ class StudyWidget(RunsJobs, QWidget):
 
     def _resolve(self, text: str) -> Path:
         """A path of the table; relative ones are relative to the table's folder."""
-        p = Path(str(text))
-        if p.is_absolute() or p.exists() or self.path is None:
-            return p
-        return self.path.parent / p
+        return _resolve(self.path, text)
 
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open batch results", "",
                                               "Results table (results.csv);;CSV (*.csv)")
         if path:
-            try:
-                self.open_results(path)
-            except (OSError, ValueError) as err:
-                show_error(str(err))
+            self.start_open(path)
 
     def _load_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
@@ -190,6 +200,29 @@ class StudyWidget(RunsJobs, QWidget):
         self.jobs.start(run_blocking_job(self._read, row), desc=f"Loading {session}",
                         on_result=self._show,
                         done_message="Cancelled; the viewer is as it was.")
+
+
+def _resolve(table: Path | None, text: str) -> Path:
+    p = Path(str(text))
+    if p.is_absolute() or p.exists() or table is None:
+        return p
+    return table.parent / p
+
+
+def read_study_results(path: str | Path) -> tuple[Any, Path, list[str]]:
+    """``(frame, results.csv path, missing files)``: the table read and checked — every
+    finished session's traces and embedding named where they are missing. No viewer access:
+    a worker runs this."""
+    from napari_cebra.batch.results import RESULTS_NAME, read_results
+
+    path = Path(path)
+    frame = read_results(path)
+    table = path / RESULTS_NAME if path.is_dir() else path
+    done = frame[(frame["stage"] == "final") & (frame["status"] == "done")]
+    missing = [f"{row['session']}: {column} {row[column]}"
+               for row in done.to_dict("records") for column in ("traces", "embedding")
+               if column in row and not _resolve(table, row[column]).exists()]
+    return frame, table, missing
 
 
 def _text(value: Any) -> str:

@@ -16,7 +16,6 @@ from napari.layers import Layer
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QListWidget,
@@ -26,12 +25,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_cebra.contracts import time_axis_of, traces_of
+from napari_cebra.contracts import has_traces, time_axis_of, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill_layers
+from napari_cebra.gui.forms import SettingsForm, follow_layers, layer_picker
 from napari_cebra.gui.layers import traces_layers
-from napari_cebra.imaging.session import BaselineParams, dff_from_sets
-from napari_cebra.imaging.traces import BASELINES
+from napari_cebra.imaging.session import dff_from_sets
+from napari_cebra.job_settings import ExtractSettings
 
 from .layers import set_iscell
 
@@ -46,22 +45,16 @@ class TraceView(QWidget):
         self.layer: Layer | None = None
         self.roi: int | None = None  # label value (1-based) of the ROI shown
 
-        self.layer_box = QComboBox()
+        self.rois = layer_picker(napari_viewer, filter=has_traces, label="ROI layer")
         self.set_box = QComboBox()
         self.roi_list = QListWidget()
         self.roi_list.setMaximumHeight(120)
         self.iscell_button = QPushButton("Cell / not cell")
         self.iscell_button.setToolTip("Flip whether the shown ROI counts as a cell.")
-        self.neuropil = QDoubleSpinBox()
-        self.neuropil.setRange(0.0, 2.0)
-        self.neuropil.setSingleStep(0.05)
-        self.neuropil.setValue(0.7)
-        self.baseline = QComboBox()
-        self.baseline.addItems(list(BASELINES))
-        self.window = QDoubleSpinBox()
-        self.window.setRange(1.0, 10_000.0)
-        self.window.setValue(60.0)
-        self.window.setSuffix(" s")
+        # dF/F as Extract computes it: the same declared settings
+        self.dff_form = SettingsForm(ExtractSettings, layout="horizontal", labels=False,
+                                     only=("neuropil_coefficient", "baseline",
+                                           "baseline_window"))
         self.dff_button = QPushButton("Recompute dF/F")
         self.figure = Figure(figsize=(4, 2.2), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -75,21 +68,21 @@ class TraceView(QWidget):
         self.selected_frames = np.empty(0, dtype=np.int64)
 
         form = QFormLayout()
-        form.addRow("ROI layer", self.layer_box)
+        form.addRow("ROI layer", self.rois.native)
         form.addRow("Trace", self.set_box)
         row = QHBoxLayout()
         row.addWidget(self.roi_list, stretch=1)
         row.addWidget(self.iscell_button)
         dff_row = QHBoxLayout()
-        for widget in (self.neuropil, self.baseline, self.window, self.dff_button):
-            dff_row.addWidget(widget)
+        dff_row.addWidget(self.dff_form.native)
+        dff_row.addWidget(self.dff_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(row)
         layout.addLayout(dff_row)
         layout.addWidget(self.canvas, stretch=1)
 
-        self.layer_box.currentTextChanged.connect(self._on_layer_changed)
+        self.rois.changed.connect(self._on_layer_changed)
         self.set_box.currentTextChanged.connect(lambda _: self.plot())
         self.roi_list.currentItemChanged.connect(self._on_list)
         self.iscell_button.clicked.connect(self.toggle_iscell)
@@ -104,17 +97,17 @@ class TraceView(QWidget):
         return traces_layers(self.viewer)
 
     def refresh_layers(self, event=None) -> None:
-        refill_layers(self.layer_box, self.trace_layers())
-        if self.layer_box.currentText() != (self.layer.name if self.layer else None):
-            self._on_layer_changed(self.layer_box.currentText())
+        self.rois.reset_choices()
+        if self.rois.value is not self.layer:
+            self._on_layer_changed(self.rois.value)
 
     def _meta(self) -> dict:
         return (traces_of(self.layer.metadata) if self.layer is not None else None) or {}
 
-    def _on_layer_changed(self, name: str) -> None:
+    def _on_layer_changed(self, layer: Layer | None) -> None:
         if self.layer is not None and self._on_layer_click in self.layer.mouse_drag_callbacks:
             self.layer.mouse_drag_callbacks.remove(self._on_layer_click)
-        self.layer = next((lyr for lyr in self.viewer.layers if lyr.name == name), None)
+        self.layer = layer if layer in self.viewer.layers else None
         self.roi = None
         self.roi_list.blockSignals(True)
         self.roi_list.clear()
@@ -257,8 +250,7 @@ class TraceView(QWidget):
         if "F" not in sets:
             show_error("This layer has no raw F traces to recompute dF/F from.")
             return
-        base = BaselineParams(neuropil_coefficient=self.neuropil.value(),
-                              method=self.baseline.currentText(), window_s=self.window.value())
+        base = self.dff_form.settings.baseline_params()
         try:
             dff = dff_from_sets(sets, self.fs(), base)
         except ValueError as err:

@@ -3,6 +3,7 @@
 Pure core (no Qt, no napari). suite2p and torch are imported only when a run starts.
 """
 
+from . import nwb as _nwb  # noqa: F401 - registers the .nwb format with open_stack
 from .labels import LabelSet, align_labels, load_labels, make_label_set
 from .session import (
     BaselineParams,

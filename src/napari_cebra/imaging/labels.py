@@ -9,14 +9,13 @@ the most recent label (zero-order hold).
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from napari_cebra.contracts import LABEL_KINDS
-
-from .stacks import PathLike
 
 # The imaging may cover less than the labels (a recording stopped early), but when it covers
 # under this fraction of their duration the two time bases almost surely disagree.
@@ -60,7 +59,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_label_table(path: PathLike) -> dict[str, np.ndarray]:
+def read_label_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Columns of a CSV (header optional) or an NPY (1-D, 2-D or structured) as arrays.
 
     A pose-tracking file (DeepLabCut, SLEAP, Lightning Pose) gives its cleaned, derived
@@ -201,7 +200,7 @@ def make_label_set(
 
 
 def load_labels(
-    path: PathLike,
+    path: str | os.PathLike,
     kinds: dict[str, str],
     *,
     time_column: str | None = None,

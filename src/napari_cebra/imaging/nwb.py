@@ -25,6 +25,7 @@ import numpy as np
 from napari_cebra.contracts import LABEL_KINDS
 
 from .labels import LabelSet, align_labels, make_label_set
+from .stacks import register_format
 
 PathLike = str | os.PathLike
 KIND_PREFIX = "napari-cebra label kind: "  # same as nwb_write.KIND_PREFIX (no pynwb import)
@@ -667,3 +668,12 @@ def settings_of_embedding(path: PathLike) -> dict:
     """The training settings stored with an embedding by ``nwb_write.write_embedding_nwb``."""
     with _nwb(path) as nwbfile:
         return json.loads(_embedding_module(nwbfile, path)["embedding"].description)
+
+
+def _frame_rate(path: Path) -> float | None:
+    stack = open_two_photon(path)
+    stack.close()
+    return stack.fs
+
+
+register_format(".nwb", lambda path: open_two_photon(path).data, _frame_rate)

@@ -20,6 +20,14 @@ import numpy as np
 TIFF_SUFFIXES = (".tif", ".tiff")
 STACK_SUFFIXES = (*TIFF_SUFFIXES, ".npy", ".zarr", ".nwb")
 PathLike = str | os.PathLike
+#: file formats other modules read, by suffix: ``(open → lazy (T, Y, X), frame rate or None)``;
+#: ``imaging.nwb`` registers ``.nwb`` (stacks imports no format module: no import circle)
+FORMATS: dict[str, tuple] = {}
+
+
+def register_format(suffix: str, open_stack, frame_rate) -> None:
+    """Let :func:`open_stack` and :func:`frame_rate_of` read files ending in ``suffix``."""
+    FORMATS[suffix.lower()] = (open_stack, frame_rate)
 
 
 def natural_key(path: PathLike) -> list:
@@ -125,10 +133,8 @@ def _open_one(path: Path):
         import dask.array as da
 
         return da.from_zarr(str(path))
-    if suffix == ".nwb":  # its TwoPhotonSeries, lazily (napari_cebra.imaging.nwb)
-        from .nwb import open_two_photon
-
-        return open_two_photon(path).data
+    if suffix in FORMATS:  # registered by its module, e.g. .nwb by napari_cebra.imaging.nwb
+        return FORMATS[suffix][0](path)
     raise ValueError(
         f"{path}: unsupported stack format {suffix!r}; use a TIFF, .npy, .zarr or .nwb movie"
     )
@@ -299,10 +305,6 @@ def frame_rate_of(source: PathLike | Sequence[PathLike]) -> float | None:
     suffix = path.suffix.lower()
     if suffix in TIFF_SUFFIXES:
         return tiff_frame_rate(path)
-    if suffix == ".nwb":
-        from .nwb import open_two_photon
-
-        stack = open_two_photon(path)
-        stack.close()
-        return stack.fs
+    if suffix in FORMATS:
+        return FORMATS[suffix][1](path)
     return None
