@@ -92,12 +92,12 @@ def test_curate_save_reopen_and_train(widget, made, qtbot, tmp_path):
     assert record["traces"].shape == (400, 3)
     train = TrainWidget(viewer)
     viewer.window.add_dock_widget(train)
-    train.iterations.setValue(10)
-    train.batch_size.setValue(32)
-    train.hidden_units.setValue(8)
-    train.model_box.setCurrentText("offset5-model")
+    train.form["max_iterations"].value = 10
+    train.form["batch_size"].value = 32
+    train.form["num_hidden_units"].value = 8
+    train.form["model_architecture"].value = "offset5-model"
     qtbot.waitUntil(lambda: not train.warm_up.is_running, timeout=30_000)
-    train.traces_box.setCurrentText(widget.layers["rois"].name)
+    train.select_layer(widget.layers["rois"])
     train.start()
     qtbot.waitUntil(lambda: not train.running, timeout=60_000)
     embedding = record["embedding"]["embedding"]
