@@ -37,6 +37,7 @@ EXTRA_TRACES_FIELDS = {
     "sample": "which built-in sample made the layer",
     "ground_truth": "True when the traces are a simulation's true traces",
     "source_layer": "name of the stack layer the traces were extracted from",
+    "behaviour_report": "how pose-derived labels were cleaned and aligned (behaviour.clocks)",
 }
 """Optional keys of a traces record beside :data:`TRACES_FIELDS`, and what each holds."""
 

@@ -71,8 +71,8 @@ def field_widget(f: Field, value: Any = None) -> Widget:
         lo = -2**31 + 1 if f.min is None else f.min
         hi = 2**31 - 1 if f.max is None else f.max
         step = f.step if f.step is not None else (1 if f.type is int else 0.1)
-        if f.optional:
-            lo -= step  # one step below the range stands for None
+        if f.optional:  # one step below the range stands for None (rounded as shown)
+            lo = round(lo - step, 10)
         options.update(min=lo, max=hi, step=step)
         widget_type = "SpinBox" if f.type is int else "FloatSpinBox"
     elif f.type is Path:
@@ -112,7 +112,8 @@ def _from_widget(f: Field, widget: Widget) -> Any:
         return tuple(value or ())
     if f.type is str and f.optional and not value:
         return None
-    if f.optional and f.type in (int, float) and value <= widget.min:
+    if f.optional and f.type in (int, float) and (
+            value <= widget.min or (f.min is not None and value < f.min)):
         return None
     if f.type is Path:
         path = path_of(widget)
