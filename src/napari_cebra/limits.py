@@ -29,6 +29,8 @@ import numpy as np
 BATCH_BYTES = 64 * 2**20
 #: share of the free memory one allocation may take (the rest is the process's and others')
 MEMORY_SHARE = 0.5
+#: no imaging or behaviour series is sampled faster (a rate above is a wrong unit or a typo)
+MAX_RATE_HZ = 1e6
 
 
 class DeclaredSizeError(ValueError):

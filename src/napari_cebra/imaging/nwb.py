@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from napari_cebra.contracts import LABEL_KINDS
+from napari_cebra.limits import MAX_RATE_HZ
 
 from .labels import LabelSet, align_labels, make_label_set
 
@@ -30,7 +31,6 @@ PathLike = str | os.PathLike
 KIND_PREFIX = "napari-cebra label kind: "  # same as nwb_write.KIND_PREFIX (no pynwb import)
 TRACE_PREFERENCE = ("DfOverF", "Fluorescence")  # which RoiResponseSeries trains by default
 MAX_LABEL_COLUMNS = 3  # wider TimeSeries (videos, many channels) are not labels
-MAX_RATE_HZ = 1e6  # no imaging or behaviour series is sampled faster
 
 
 # ------------------------------------------------------------------------- opening a file
