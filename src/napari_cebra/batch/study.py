@@ -153,8 +153,8 @@ def _session(values: dict, base: Path, where: str) -> tuple[Session | None, list
     if values["fs"]:
         fs = _number(values["fs"], "fs", where, errors)
         if fs is not None and not 0 < fs <= MAX_RATE_HZ:
-            errors.append(f"{where}: fs {values['fs']} is not a possible frame rate: give a "
-                          f"positive number of Hz, at most {MAX_RATE_HZ:g} (Hz, not ms).")
+            errors.append(f"{where}: fs {values['fs']} must be a positive frame rate in Hz, "
+                          f"at most {MAX_RATE_HZ:g} (a rate above is a typo or a wrong unit).")
     elif kind in ("stack", "npy"):
         errors.append(f"{where}: fs is empty; a {kind} does not carry its frame rate, give it "
                       "in Hz.")

@@ -322,10 +322,13 @@ def labels_on_frames(path: PathLike, kind: str, n_frames: int, fs: float | None)
     kinds = dict.fromkeys(names, kind)
     if not kinds:
         raise ValueError(f"{path}: holds only a time column ({time_column}); add label columns")
+    rows = len(next(iter(columns.values())))
+    if time_column is None and rows != n_frames:
+        raise ValueError(f"{path}: the labels have {rows} rows but the traces have {n_frames} "
+                         "frames; give one label row per frame, or a time column (seconds, "
+                         "named time) to resample them onto the frames")
     try:
         labels = make_label_set(columns, kinds, time_column=time_column)
-        if time_column is None:
-            labels.check_length(n_frames)
         labels = align_labels(labels, n_frames, fs=fs)
     except (ValueError, TypeError) as err:
         raise type(err)(f"{path}: {err}") from err
