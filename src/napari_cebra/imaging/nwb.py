@@ -350,8 +350,11 @@ def open_two_photon(path: PathLike, name: str | None = None, *,
         check_hdf5_dataset(data, path, f"imaging series {location}")  # before any allocation
         times = series_times(series, shape[0])
         fs = series_rate(series, times, f"{path}: {location}")
+    from napari_cebra.limits import frames_per_batch
+
     source = _LazyDataset(path, dataset, shape, dtype)
-    chunks = (min(chunk_frames, shape[0]), *shape[1:])
+    frames = frames_per_batch(shape[1:], dtype, most=chunk_frames)  # by bytes, not frames
+    chunks = (min(frames, shape[0]), *shape[1:])
     from dask.base import tokenize
 
     stat = os.stat(path)  # the same file, unchanged, gives the same dask keys

@@ -184,7 +184,35 @@ def _open_zarr(path: Path):
                 else "it holds no arrays")
         raise ValueError(f"{path}: a zarr group, not one movie array (it holds "
                          f"{', '.join(arrays) or 'nothing'}); {hint}")
-    return da.from_zarr(node)
+    _check_zarr_chunks(node, path)
+    frames = frames_per_batch(node.shape[1:], node.dtype) if node.ndim == 3 else None
+    chunks = (min(frames, node.shape[0]), *node.shape[1:]) if frames and node.shape[0] else None
+    return da.from_zarr(node, chunks=chunks) if chunks else da.from_zarr(node)
+
+
+def _check_zarr_chunks(node, path: Path) -> None:
+    """A zarr array must store the chunks its shape declares (counted on disk, never listed
+    from the shape: a crafted header can declare billions of them)."""
+    import math
+
+    from napari_cebra.limits import DeclaredSizeError, human
+
+    if not path.is_dir() or not node.size:
+        return
+    chunk_shape = getattr(node, "chunks", None) or node.shape
+    expected = math.prod(-(-int(s) // int(c)) for s, c in zip(node.shape, chunk_shape,
+                                                               strict=False))
+    stored = 0
+    for _, _, files in os.walk(path):
+        stored += sum(1 for f in files if f not in (".zarray", ".zattrs", ".zgroup",
+                                                  "zarr.json"))
+        if stored * 2 >= expected:
+            return
+    # a writer skips chunks of fill values only; a movie that is mostly missing is not one
+    raise DeclaredSizeError(
+        f"{path}: the zarr array declares {human(nbytes_of(node.shape, node.dtype))} (shape "
+        f"{tuple(node.shape)}, {node.dtype}) in {expected} chunks but the store holds only "
+        f"{stored} chunk files; it is incomplete or its zarr.json is wrong — re-export it")
 
 
 def series_files(path: PathLike) -> list[Path]:
