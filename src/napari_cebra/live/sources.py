@@ -116,6 +116,7 @@ class FollowTiff(Source):
         self.frames = 0  # frames numbered so far (handed on, or skipped in a damaged file)
         self._skipped: list[tuple[int, str]] = []
         self.damaged: list[str] = []  # one line per damaged file: which frames it held
+        self._good_sizes: dict[int, int] = {}  # bytes → frames of the chunks read whole
 
     def _files(self) -> list[Path]:
         if self.path.is_dir():
@@ -127,6 +128,13 @@ class FollowTiff(Source):
         """A finished file (a later one exists) whose pages cannot all be read: name it and
         the frames it held, and number the next file's frames after them."""
         first = self.frames
+        try:
+            same = self._good_sizes.get(file.stat().st_size)  # a twin of a good chunk
+        except OSError:
+            same = None
+        if held is None and same is not None and pages_done == 0:
+            held, per_page = same, 1
+            why += f"; it has the size of a chunk of {same} frames"
         if held is not None and held > pages_done:
             count = (held - pages_done) * per_page
             self.frames += count
@@ -197,6 +205,7 @@ class FollowTiff(Source):
                     current, pages_done = current + 1, 0
                     continue
                 if later_file and pages_done >= n_pages:
+                    self._good_sizes[size] = n_pages * per_page
                     current, pages_done = current + 1, 0  # this file is finished
                     continue
                 break
