@@ -226,7 +226,8 @@ def series_times(series, n: int | None = None) -> np.ndarray:
     from napari_cebra.limits import check_memory
 
     n = len(series.data) if n is None else n
-    rate = checked_rate(series.rate, series.name)
+    source = getattr(series, "container_source", None)
+    rate = checked_rate(series.rate, f"{source}: {series.name}" if source else series.name)
     check_memory(8 * int(n), series.name, "the frame times", shape=(n,))
     start = float(series.starting_time or 0.0)
     return start + np.arange(n) / rate
@@ -247,7 +248,9 @@ def checked_rate(rate, where: str) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not (np.isfinite(value) and 0 < value <= MAX_RATE_HZ):
-        raise ValueError(f"{where}: frame rate {rate!r} Hz is impossible (it must be a positive "
+        shown = f"{value:g}" if not isinstance(rate, str) and value == value else repr(rate)
+        shown = "NaN" if value != value else shown
+        raise ValueError(f"{where}: frame rate {shown} Hz is impossible (it must be a positive "
                          f"number of Hz, at most {MAX_RATE_HZ:g}); the file's rate or "
                          "timestamps are wrong — fix them, or give the frame rate (fs) yourself")
     return value
