@@ -177,8 +177,13 @@ def unreadable(path: PathLike, err: BaseException, what: str = "file") -> Except
             f"{path}: cannot read this {what}: permission denied by the system. Ask the "
             "file's owner for read access, or copy it to a folder of yours and open the copy.")
     if "truncated" in detail.lower() or "eof" in detail.lower():
+        import re
+
+        sizes = re.search(r"\beof = (\d+).*stored_eof = (\d+)", detail)
+        held = (f"it has {int(sizes.group(1)):,} of the {int(sizes.group(2)):,} bytes it "
+                "declares" if sizes else "it ends before the data it declares")
         return ValueError(
-            f"{path}: the {what} is truncated (it ends before the data it declares; "
-            f"{detail}). The copy or the recording was cut short: copy the file again.")
+            f"{path}: the {what} is truncated ({held}). The copy or the recording was cut "
+            "short: copy the file again.")
     return ValueError(f"{path}: cannot read this {what} ({type(err).__name__}: {detail}); the "
                       "file is damaged or of another kind — copy it again or re-export it.")

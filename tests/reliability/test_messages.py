@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from faults import Payload, ShellPayload
 
-RAW = ("Unable to open file", "Traceback", "weights_only", "NodeTypeValidationError",
+RAW = ("Unable to", "synchronously", "Traceback", "weights_only", "NodeTypeValidationError",
        "UnicodeDecodeError")
 
 
