@@ -7,8 +7,10 @@
 
 The kNN decoder is fitted on the model's embedding of ``--fit-traces`` with ``--fit-labels``;
 then every frame of ``--source`` is pushed in order. ``decoded.csv`` gets a header and one
-line per decoded frame (``frame``, ``latency_ms``, the label columns), each written whole and
-flushed, so a reader (or a crash) sees only complete lines.
+line per frame (``frame`` — the source's own frame number —, ``latency_ms``, the label
+columns, ``skipped`` — why a frame was not decoded, empty otherwise), each written whole and
+flushed, so a reader (or a crash) sees only complete lines. A run that decodes nothing writes
+no file (exit 1), so the retry is not refused.
 """
 
 from __future__ import annotations
