@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 FORMAT = "napari-cebra/model"
@@ -50,7 +51,9 @@ def load_model(cls, path: Path, device: str):
         raise ValueError(f"{path} is empty (0 bytes): the save was interrupted or the copy "
                          "failed. Copy the model file again or retrain.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about pickles: ours say it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable payload is not our model file
         raise _refusal(path, err) from None  # torch's text suggests the unsafe load: not kept
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -95,7 +98,8 @@ def _refusal(path: Path, err: BaseException) -> Exception:
         what = f" (it asks for {found.group(1)})" if found else ""
         return ValueError(
             f"{path} holds a pickled Python object{what}, which could run code on this "
-            "computer when loaded; napari-cebra refuses to open it. A model saved by "
+            "computer when loaded: it is not a napari-cebra model file, and napari-cebra "
+            "refuses to open it. A model saved by "
             "napari-cebra holds only numbers and text. Ask whoever gave you the file for one "
             "saved by napari-cebra, or retrain the model from the data.")
     first = next((line for line in text.strip().splitlines() if line.strip()
