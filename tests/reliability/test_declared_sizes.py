@@ -1,6 +1,6 @@
 """Sizes a file declares: checked against what it stores and what this machine has, before
 anything is allocated or written. Each case runs in its own process, whose peak memory is
-measured (``ru_maxrss``): a file of a few KB declaring petabytes must stay under 1 GB."""
+measured (``VmHWM``): a file of a few KB declaring petabytes must stay under 1 GB."""
 
 import json
 import os
