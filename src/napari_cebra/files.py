@@ -158,3 +158,32 @@ def write_json(path: PathLike, data: Any, *, overwrite: bool = False,
                what: str = "output") -> Path:
     """Write ``data`` as indented JSON, whole or not at all (serialised before the file opens)."""
     return write_text(path, json.dumps(data, indent=2) + "\n", overwrite=overwrite, what=what)
+
+
+def unreadable(path: PathLike, err: BaseException, what: str = "file") -> Exception:
+    """One clear error for a file that cannot be read: who, what went wrong, what to do.
+
+    Permission problems ("Permission denied", "Operation not permitted") become a
+    ``PermissionError``; a truncated or damaged file a ``ValueError``. The library's own
+    words are kept short, in brackets.
+    """
+    import errno
+
+    detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    code = getattr(err, "errno", None)
+    if isinstance(err, PermissionError) or code in (errno.EACCES, errno.EPERM) or any(
+            s in detail for s in ("Permission denied", "Operation not permitted")):
+        return PermissionError(
+            f"{path}: cannot read this {what}: permission denied by the system. Ask the "
+            "file's owner for read access, or copy it to a folder of yours and open the copy.")
+    if "truncated" in detail.lower() or "eof" in detail.lower():
+        import re
+
+        sizes = re.search(r"\beof = (\d+).*stored_eof = (\d+)", detail)
+        held = (f"it has {int(sizes.group(1)):,} of the {int(sizes.group(2)):,} bytes it "
+                "declares" if sizes else "it ends before the data it declares")
+        return ValueError(
+            f"{path}: the {what} is truncated ({held}). The copy or the recording was cut "
+            "short: copy the file again.")
+    return ValueError(f"{path}: cannot read this {what} ({type(err).__name__}: {detail}); the "
+                      "file is damaged or of another kind — copy it again or re-export it.")

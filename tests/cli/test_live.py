@@ -44,7 +44,7 @@ def test_every_frame_is_decoded_as_the_batch_path_decodes_it(files, tmp_path, ca
     assert main(_args(paths, out, "--discrete", "--label-names", "direction",
                       labels="D")) == 0
     rows = _rows(out)
-    assert rows[0] == ["frame", "latency_ms", "direction"]
+    assert rows[0] == ["frame", "latency_ms", "direction", "skipped"]
     body = rows[1:]
     assert [int(r[0]) for r in body] == list(range(200))
     assert all(float(r[1]) >= 0 for r in body)
@@ -66,10 +66,13 @@ def test_continuous_labels_and_a_nan_frame_skipped(files, tmp_path, capsys):
     argv = _args({**paths, "source": bad}, out)
     assert main(argv) == 0
     rows = _rows(out)
-    assert rows[0] == ["frame", "latency_ms", "label"] and len(rows) == 1 + 59
+    assert rows[0] == ["frame", "latency_ms", "label", "skipped"] and len(rows) == 1 + 60
+    assert [int(r[0]) for r in rows[1:]] == list(range(60))  # source numbers, not closed up
+    assert rows[8] == ["7", "", "", "NaN or infinite values"]
+    decoded = [r for r in rows[1:] if not r[3]]
     knn = KNNDecoder(n_neighbors=8).fit(model.transform(s.neural[:500]), s.position[:500])
     expected = knn.predict(model.transform(np.delete(source, 7, axis=0)))
-    np.testing.assert_allclose([float(r[2]) for r in rows[1:]], expected, rtol=1e-6)
+    np.testing.assert_allclose([float(r[2]) for r in decoded], expected, rtol=1e-6)
     captured = capsys.readouterr()
     assert "frame 7" in captured.err and "NaN" in captured.err
     assert "1 bad frames skipped" in captured.out

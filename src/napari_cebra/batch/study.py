@@ -16,6 +16,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from napari_cebra.limits import MAX_RATE_HZ
+
 REQUIRED = ("session", "path")
 OPTIONAL = ("fs", "labels", "discrete", "test_fraction")
 STACK_SUFFIXES = (".tif", ".tiff")
@@ -60,9 +62,19 @@ def read_study(path: str | Path) -> list[Session]:
     if not path.is_file():
         raise StudyError(f"study file {path} does not exist; give a CSV with columns "
                          f"{', '.join(REQUIRED + OPTIONAL)} (one row per session).")
+    import io
+
+    from napari_cebra.imaging.text_tables import read_text
+
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        text = read_text(path, "study file")  # UTF-8 (BOM or not); Latin-1 named
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skipinitialspace=True)
+    except (ValueError, PermissionError) as err:
+        if str(path) in str(err):
+            raise StudyError(str(err)) from err
+        raise StudyError(f"study file {path} is not a readable CSV ({err}).") from err
+    except pd.errors.ParserError as err:
         raise StudyError(f"study file {path} is not a readable CSV ({err}).") from err
     table.columns = [str(c).strip() for c in table.columns]
     problems: list[str] = []
@@ -140,8 +152,9 @@ def _session(values: dict, base: Path, where: str) -> tuple[Session | None, list
     fs = None
     if values["fs"]:
         fs = _number(values["fs"], "fs", where, errors)
-        if fs is not None and fs <= 0:
-            errors.append(f"{where}: fs {values['fs']} must be a positive frame rate in Hz.")
+        if fs is not None and not 0 < fs <= MAX_RATE_HZ:
+            errors.append(f"{where}: fs {values['fs']} must be a positive frame rate in Hz, "
+                          f"at most {MAX_RATE_HZ:g} (a rate above is a typo or a wrong unit).")
     elif kind in ("stack", "npy"):
         errors.append(f"{where}: fs is empty; a {kind} does not carry its frame rate, give it "
                       "in Hz.")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import tasks
+from .output import claim, forget_stale
 from .results import write_results
 from .study import Session, read_study
 
@@ -21,6 +22,8 @@ GRID_KEYS = ("model_architecture", "output_dimension", "max_iterations", "learni
              "temperature", "conditional")
 RETRIES = 2  # a task whose worker died runs again (twice at most)
 CONSISTENCY_NAME = "consistency.csv"
+#: a sweep of more tasks than this runs only when confirmed (``yes=True``, ``--yes``)
+CONFIRM_TASKS = 200
 
 
 def _settings_keys() -> set[str]:
@@ -48,11 +51,32 @@ def check_settings(settings: Mapping[str, Any]) -> dict:
     return dict(settings)
 
 
-def expand_grid(grid: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> list[dict]:
-    """Every combination of the grid's values (a value or a list per setting), over ``base``."""
+def count_grid(grid: Mapping[str, Any]) -> int:
+    """How many combinations a grid makes (without making them)."""
     if not isinstance(grid, Mapping) or not grid:
         raise ValueError("a sweep grid is a non-empty mapping of setting → list of values, "
                          'e.g. {"output_dimension": [3, 8], "learning_rate": [1e-3, 3e-4]}.')
+    count = 1
+    for value in grid.values():
+        count *= len(value) if isinstance(value, (list, tuple)) else 1
+    return count
+
+
+def check_sweep_size(n_sessions: int, grid: Mapping[str, Any], yes: bool = False) -> int:
+    """The number of tasks of a sweep; above :data:`CONFIRM_TASKS` it must be confirmed."""
+    combos = count_grid(grid)
+    n_tasks = n_sessions * combos + n_sessions  # every combination, then one refit each
+    if n_tasks > CONFIRM_TASKS and not yes:
+        raise ValueError(
+            f"this sweep is {n_tasks:,} tasks ({n_sessions} sessions × {combos:,} "
+            f"combinations, plus a refit per session), more than {CONFIRM_TASKS}; each task "
+            "trains a model. Narrow the grid, or confirm with --yes (yes=True from Python).")
+    return n_tasks
+
+
+def expand_grid(grid: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> list[dict]:
+    """Every combination of the grid's values (a value or a list per setting), over ``base``."""
+    count_grid(grid)
     names = list(grid)
     values = []
     for name in names:
@@ -182,9 +206,9 @@ def run_study(study, out: str | Path, settings: Mapping[str, Any] | None = None,
     ``settings``, scored on validation and test; returns the results as a DataFrame (also
     ``out/results.csv``). ``workers=0`` runs in this process, one task after another."""
     sessions = _sessions(study)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     settings = check_settings(settings or {})
+    out = claim(out, _study_name(study)).resolve()  # new, or ours; writable; before any work
+    forget_stale(out, CONSISTENCY_NAME)  # never an earlier study's table beside these results
     specs = [_spec(s, settings, "final", out) for s in sessions]
     rows: list[dict] = []
     try:
@@ -199,9 +223,10 @@ def run_study(study, out: str | Path, settings: Mapping[str, Any] | None = None,
 
 def sweep(study, grid: Mapping[str, Any], out: str | Path,
           settings: Mapping[str, Any] | None = None, *, client=None, workers: int | None = None,
-          scheduler: str | None = None, progress: bool = True):
+          scheduler: str | None = None, progress: bool = True, yes: bool = False):
     """Try every combination of ``grid`` on every session (train on the training split, score
     on validation), refit the best per session on training + validation and test it.
+    More than :data:`CONFIRM_TASKS` tasks run only with ``yes=True``.
 
     Returns a DataFrame of every task (``stage`` ``select`` or ``final``; the ``final`` rows
     are the chosen settings), also written to ``out/results.csv``; the cross-session
@@ -213,9 +238,10 @@ def sweep(study, grid: Mapping[str, Any], out: str | Path,
         raise ValueError(f"session(s) {', '.join(unlabelled)} have no labels; a sweep chooses "
                          "settings by decoding labels on the validation split: give a labels "
                          "or discrete file for every session.")
+    check_sweep_size(len(sessions), grid, yes)
     combos = expand_grid(grid, settings)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim(out, _study_name(study)).resolve()  # new, or ours; writable; before any work
+    forget_stale(out, CONSISTENCY_NAME)  # never an earlier study's table beside these results
     select = [_spec(s, c, "select", out) for s in sessions for c in combos]
     rows: list[dict] = []
     finals: list[dict] = []
@@ -237,6 +263,10 @@ def sweep(study, grid: Mapping[str, Any], out: str | Path,
         frame = write_results(rows if complete else _rows_on_disk(select + finals, out), out)
     write_consistency(rows, out)
     return frame
+
+
+def _study_name(study) -> str | None:
+    return str(Path(study).resolve()) if isinstance(study, (str, Path)) else None
 
 
 def _rows_on_disk(specs: Sequence[dict], out: Path) -> list[dict]:
@@ -271,7 +301,7 @@ def write_consistency(rows: Sequence[dict], out: Path) -> Path | None:
         if r.get("stage") != "final" or r.get("status") != "done" or r.get("score_kind") != "r2":
             continue
         emb, _, lab = load_embedding(r["embedding"])
-        first = next((k for k in ("label", "label_0") if k in lab), None)
+        first = next((k for k, v in lab.items() if np.asarray(v).dtype.kind == "f"), None)
         if first is None:
             continue
         names.append(r["session"])

@@ -127,8 +127,39 @@ def read_label_file(path: str, discrete: bool) -> np.ndarray:
     return values.astype(np.float32)
 
 
+def read_labels(session: dict, n_frames: int, fs: float | None
+                ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The session's label files on its frames, as the Attach-labels step reads them: named
+    by their header (a file without one by its name, as ``train`` names it), a time column
+    used as their time base (never trained on), resampled onto the frames at ``fs``."""
+    from napari_cebra.imaging.labels import labels_on_frames
+
+    labels: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for column, kind in (("labels", "continuous"), ("discrete", "discrete")):
+        if not session.get(column):
+            continue
+        found = labels_on_frames(session[column], kind, n_frames, fs)
+        for name, values in found.columns.items():
+            if name in labels:
+                raise ValueError(f"label name {name!r} is in both label files of session "
+                                 f"{session['session']!r}; rename one column.")
+            labels[name], kinds[name] = values, kind
+    return labels, kinds
+
+
 def load_inputs(session: dict, extracted: str | None = None) -> tuple[np.ndarray, float | None]:
-    """The session's (time, neurons) float32 traces and frame rate, from its shared path."""
+    """The session's (time, neurons) float32 traces and frame rate, from its shared path; a
+    rate that is impossible (≤ 0, NaN, above ``limits.MAX_RATE_HZ``) is refused."""
+    from napari_cebra.imaging.nwb import checked_rate
+
+    traces, fs = _load_inputs(session, extracted)
+    if fs is not None:
+        fs = checked_rate(fs, f"session {session['session']!r} ({session['path']})")
+    return traces, fs
+
+
+def _load_inputs(session: dict, extracted: str | None) -> tuple[np.ndarray, float | None]:
     kind, path, fs = session["kind"], session["path"], session.get("fs")
     if kind == "stack":
         path, kind = extracted or str(extract_folder(session, "")), "suite2p"
@@ -140,7 +171,7 @@ def load_inputs(session: dict, extracted: str | None = None) -> tuple[np.ndarray
     if kind == "nwb":
         from napari_cebra.imaging.nwb import nwb_traces
 
-        traces, rate = nwb_traces(path)
+        traces, rate = nwb_traces(path)  # an impossible rate in the file is refused there
         return np.asarray(traces, np.float32), fs or rate
     from napari_cebra.imaging.safe_npy import load_npy
 
@@ -220,19 +251,7 @@ def _train_and_score(session: dict, settings: dict, stage: str, out: str, key: s
     rois = _saved_cells(session, extracted)
     n = len(neural)
     train_end, val_end = split_bounds(n, session["test_fraction"])
-    labels, kinds = {}, {}
-    if session.get("labels"):
-        values = read_label_file(session["labels"], discrete=False)
-        values = values.reshape(len(values), -1)
-        for j in range(values.shape[1]):
-            name = "label" + (f"_{j}" if values.shape[1] > 1 else "")
-            labels[name], kinds[name] = values[:, j], "continuous"
-    if session.get("discrete"):
-        labels["class"], kinds["class"] = read_label_file(session["discrete"], True), "discrete"
-    for name, values in labels.items():
-        if len(values) != n:
-            raise ValueError(f"labels {name!r} have {len(values)} rows but the traces have "
-                             f"{n} frames; give one label row per frame.")
+    labels, kinds = read_labels(session, n, fs)
     conditional = settings.get("conditional") or ("time_delta" if labels else "time")
     train_end_fit = train_end if stage == "select" else val_end
     ts = pipeline.TrainSettings.from_dict({**settings,
@@ -258,7 +277,7 @@ def _train_and_score(session: dict, settings: dict, stage: str, out: str, key: s
         def score(pred, true):
             return r2(true, pred)
     elif labels:
-        y, discrete = labels["class"], True
+        y, discrete = labels[next(iter(labels))], True
         record["score_kind"] = "accuracy"
 
         def score(pred, true):

@@ -42,24 +42,21 @@ def register(subparsers) -> None:
     add_options(p.add_mutually_exclusive_group(), BatchSettings, only=("workers", "scheduler"))
     add_options(p, BatchSettings, only=("sweep",))
     add_options(p.add_argument_group("CEBRA settings"), TrainSettings, only=TRAINING_OPTIONS)
+    p.add_argument("--yes", action="store_true",
+                   help="run a sweep of more than 200 tasks without asking")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handler)
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """The results folder is checked before the study is read: new, or one of ours."""
-    from napari_cebra.batch.results import RESULTS_NAME
+    """The results folder is checked before the study is read: new, empty or one a batch run
+    made, and writable."""
+    from napari_cebra.batch.output import check_out
 
-    out = args.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a folder for the results.")
-    if out.is_dir() and any(out.iterdir()) and not (out / RESULTS_NAME).exists() and not (
-            out / "tasks").is_dir():
-        raise UsageError(f"--out {out} holds other files and no {RESULTS_NAME}; give a new "
-                         "folder (or the folder of an earlier batch run to resume it).")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise UsageError(f"--out {out}: its parent folder does not exist; create it first.")
+    try:
+        check_out(args.out)
+    except (OSError, ValueError) as err:
+        raise UsageError(str(err)) from err
     if args.workers is not None and args.workers < 0:
         raise UsageError(f"--workers {args.workers}: give 0 or more workers.")
 
@@ -78,24 +75,25 @@ def _grid(path: Path) -> dict:
 
 def handler(args: argparse.Namespace) -> int:
     from napari_cebra.batch import StudyError, read_study, run_study, sweep
-    from napari_cebra.batch.sweep import check_settings, expand_grid
+    from napari_cebra.batch.sweep import check_settings, check_sweep_size, expand_grid
 
     check_outputs(args)
     grid = _grid(args.sweep) if args.sweep else None
     settings = check_settings(values_from_args(TrainSettings, args))
-    if grid is not None:
-        try:
-            expand_grid(grid, settings)
-        except ValueError as err:
-            raise UsageError(f"--sweep {args.sweep}: {err}") from err
     try:
         sessions = read_study(args.study)  # every bad row named before anything runs
     except StudyError as err:
         raise UsageError(str(err)) from err
+    if grid is not None:
+        try:
+            check_sweep_size(len(sessions), grid, args.yes)  # before making the combinations
+            expand_grid(grid, settings)
+        except ValueError as err:
+            raise UsageError(f"--sweep {args.sweep}: {err}") from err
     print(f"{len(sessions)} sessions → {args.out}", file=sys.stderr)
     where = dict(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     if grid is not None:
-        frame = sweep(sessions, grid, args.out, settings, **where)
+        frame = sweep(sessions, grid, args.out, settings, yes=args.yes, **where)
     else:
         frame = run_study(sessions, args.out, settings, **where)
     failed = frame[frame["status"] != "done"]

@@ -7,8 +7,10 @@
 
 The kNN decoder is fitted on the model's embedding of ``--fit-traces`` with ``--fit-labels``;
 then every frame of ``--source`` is pushed in order. ``decoded.csv`` gets a header and one
-line per decoded frame (``frame``, ``latency_ms``, the label columns), each written whole and
-flushed, so a reader (or a crash) sees only complete lines.
+line per frame (``frame`` — the source's own frame number —, ``latency_ms``, the label
+columns, ``skipped`` — why a frame was not decoded, empty otherwise), each written whole and
+flushed, so a reader (or a crash) sees only complete lines. A run that decodes nothing writes
+no file (exit 1), so the retry is not refused.
 """
 
 from __future__ import annotations
@@ -133,10 +135,9 @@ def handler(args: argparse.Namespace) -> int:
           "compute latency per frame.", file=sys.stderr)
     source = open_source(args.source, fs=args.fs if args.realtime else None,
                          follow=args.follow, idle_s=args.idle_s)
+    writer = LiveCsv(args.out, args.overwrite, decoder.label_names)
     shown = 0
-    with _open_csv(args.out, args.overwrite) as out:
-        out.write(",".join(["frame", "latency_ms", *decoder.label_names]) + "\n")
-        out.flush()
+    try:
         gen = stream_batches(decoder, source, interval_s=0.1)
         summary = None
         while summary is None:
@@ -145,16 +146,64 @@ def handler(args: argparse.Namespace) -> int:
             except StopIteration as stop:
                 summary = stop.value
                 break
-            for r in batch.results:
-                cells = [str(r.frame), f"{r.latency_ms:.4f}", *(_fmt(v) for v in r.value)]
-                out.write(",".join(cells) + "\n")  # one whole line per write
-            out.flush()
+            writer.write(batch.results, batch.skipped)
             for err in batch.errors:
                 shown += 1
                 if shown <= MAX_SHOWN_ERRORS:
                     print(f"napari-cebra live: {err}", file=sys.stderr)
+        writer.finish()
+    finally:
+        writer.close()
+    if not summary.decoded:  # no file was written: a retry is not refused as "exists"
+        raise ValueError(f"{summary.message} Nothing was decoded, so {args.out} was not "
+                         f"written ({summary.skipped} frames refused).")
     stats = summary.latency_percentiles()
     print(f"{summary.message} Decoded {summary.decoded} frames to {args.out}: latency p50 "
           f"{stats['p50']:.3f} ms, p99 {stats['p99']:.3f} ms, max {stats['max']:.3f} ms; lag "
-          f"{lag} frames; {summary.skipped} bad frames skipped, {summary.dropped} dropped.")
-    return 0 if summary.decoded or not summary.frames_in else 1
+          f"{lag} frames; {summary.skipped} bad frames skipped (named in the CSV's 'skipped' "
+          f"column), {summary.dropped} dropped.")
+    return 1 if summary.failed else 0
+
+
+class LiveCsv:
+    """The live CSV: ``frame`` (the source's own frame number), ``latency_ms``, the labels,
+    ``skipped`` (why a frame was not decoded; empty for decoded rows). Rows are in frame
+    order, each written whole and flushed. The file is created with the first decoded row:
+    a run that decodes nothing leaves no file."""
+
+    def __init__(self, path: Path, overwrite: bool, label_names) -> None:
+        self.path, self.overwrite, self.names = path, overwrite, list(label_names)
+        self.fh = None
+        self.pending: list[tuple[int, str]] = []  # skipped frames not yet written
+
+    def _row(self, cells) -> str:
+        return ",".join(cells) + "\n"
+
+    def _skips_before(self, frame: float) -> str:
+        self.pending.sort()
+        lines = [self._row([str(n), "", *([""] * len(self.names)), _fmt(why)])
+                 for n, why in self.pending if n < frame]
+        self.pending = [(n, why) for n, why in self.pending if n >= frame]
+        return "".join(lines)
+
+    def write(self, results, skipped) -> None:
+        self.pending += [(n, why) for n, why in skipped if n >= 0]
+        if not results:
+            return
+        if self.fh is None:
+            self.fh = _open_csv(self.path, self.overwrite)
+            self.fh.write(self._row(["frame", "latency_ms", *self.names, "skipped"]))
+        for r in results:
+            text = self._skips_before(r.frame) + self._row(
+                [str(r.frame), f"{r.latency_ms:.4f}", *(_fmt(v) for v in r.value), ""])
+            self.fh.write(text)  # whole lines per write
+        self.fh.flush()
+
+    def finish(self) -> None:
+        if self.fh is not None and self.pending:
+            self.fh.write(self._skips_before(float("inf")))
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 FORMAT = "napari-cebra/model"
@@ -50,11 +51,11 @@ def load_model(cls, path: Path, device: str):
         raise ValueError(f"{path} is empty (0 bytes): the save was interrupted or the copy "
                          "failed. Copy the model file again or retrain.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about pickles: ours say it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable payload is not our model file
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"{path} is not a napari-cebra model file (or it carries a pickled "
-                         f"object, which is refused for safety): {first}") from err
+        raise _refusal(path, err) from None  # torch's text suggests the unsafe load: not kept
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a napari-cebra model file (no '{FORMAT}' marker).")
     version = payload.get("format_version", 0)
@@ -78,6 +79,53 @@ def load_model(cls, path: Path, device: str):
         raise ValueError(f"{path} is damaged or does not match its metadata "
                          f"({type(err).__name__}: {str(err).splitlines()[0]}). Use the "
                          "original file or retrain.") from err
+
+
+def _refusal(path: Path, err: BaseException) -> Exception:
+    """Why a model file was not loaded, in our words: torch's own message advises loading
+    with ``weights_only=False``, the one step that would run the file's code."""
+    import pickle
+    import re
+
+    text = str(err)
+    if isinstance(err, PermissionError) or "Permission denied" in text or \
+            "Operation not permitted" in text:
+        from napari_cebra.files import unreadable
+
+        return unreadable(path, err, "model file")
+    if isinstance(err, pickle.UnpicklingError) or "Weights only load failed" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"global[: ]+'?([\w.]+)", text)
+        what = f" (it asks for {found.group(1)})" if found else ""
+        return ValueError(
+            f"{path} holds a pickled Python object{what}, which could run code on this "
+            "computer when loaded: it is not a napari-cebra model file, and napari-cebra "
+            "refuses to open it. A model saved by "
+            "napari-cebra holds only numbers and text. Ask whoever gave you the file for one "
+            "saved by napari-cebra, or retrain the model from the data.")
+    first = next((line for line in text.strip().splitlines() if line.strip()
+                  and "weights_only" not in line), type(err).__name__)
+    return ValueError(f"{path} is not a napari-cebra model file, or it is damaged or "
+                      f"truncated ({first.strip()}). Copy the file again, or retrain.")
+
+
+def _check_declared_sizes(payload: dict, meta: dict) -> None:
+    """The layer sizes the metadata declares must be those of the stored weights (a crafted
+    header could declare a model of any size; building it would allocate it)."""
+    from napari_cebra.limits import DeclaredSizeError
+
+    params = meta["params"]
+    hidden, out = params["num_hidden_units"], params["output_dimension"]
+    if not (isinstance(hidden, int) and hidden > 0 and isinstance(out, int) and out > 0):
+        raise ValueError("num_hidden_units and output_dimension must be positive")
+    for n_features, state in zip(meta["n_features_in"], payload["encoders"], strict=True):
+        if not isinstance(state, dict):
+            raise TypeError("an encoder's weights are not a state dict")
+        stored = sum(int(getattr(t, "numel", lambda: 0)()) for t in state.values())
+        needed = max(n_features * hidden, hidden * out)
+        if needed > stored:
+            raise DeclaredSizeError(
+                f"the metadata declares layers of {n_features} inputs × {hidden} hidden units "
+                f"× {out} outputs (at least {needed} weights) but the file stores {stored}")
 
 
 _META_TYPES = {"params": dict, "n_features_in": list, "label_kinds": (dict, type(None), list),
@@ -107,6 +155,7 @@ def _checked_metadata(payload: dict) -> dict:
     if not isinstance(payload.get("encoders"), list) or len(payload["encoders"]) != len(
             meta["n_features_in"]):
         raise ValueError("the file's encoders do not match its metadata")
+    _check_declared_sizes(payload, meta)
     return meta
 
 

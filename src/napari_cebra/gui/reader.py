@@ -61,17 +61,10 @@ def read_suite2p_folder(path: str | list[str]) -> list[LayerData]:
 def _load_matrix(path: Path) -> np.ndarray:
     if path.suffix.lower() == ".npy":
         arr = np.load(path, allow_pickle=False)
-    else:
-        with open(path) as fh:
-            first = fh.readline()
-        has_header = any(c.isalpha() and c not in "eE" for c in first.replace("nan", ""))
-        try:
-            arr = np.loadtxt(path, delimiter=",", skiprows=int(has_header), ndmin=2)
-        except ValueError as err:
-            raise ValueError(
-                f"{path}: not a numeric T × N matrix ({err}); save one row per frame, one "
-                "column per neuron"
-            ) from err
+    else:  # UTF-8 with or without Excel's BOM; another encoding is named
+        from napari_cebra.imaging.text_tables import read_matrix_csv as read_csv
+
+        arr = read_csv(path)
     if arr.ndim != 2 or 0 in arr.shape:
         raise ValueError(
             f"{path}: traces must be a non-empty 2-D matrix (frames × neurons), got shape "

@@ -74,7 +74,9 @@ def read_label_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if is_pose_file(path):
             return camera_table(path)
     if suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
+        from .safe_npy import load_npy
+
+        arr = load_npy(path)  # no pickle; the header's size checked against the file
         if arr.dtype.names:
             return {name: np.asarray(arr[name]) for name in arr.dtype.names}
         if arr.ndim == 1:
@@ -84,9 +86,14 @@ def read_label_table(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise ValueError(f"{path}: labels must be 1-D or 2-D (rows = samples), got {arr.shape}")
     if suffix in (".csv", ".tsv", ".txt"):
         delimiter = "\t" if suffix == ".tsv" else ","
+        import io
+
+        from .text_tables import read_text
+
         # utf-8-sig: Excel starts its CSVs with a byte-order mark that would hide column 1
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh, delimiter=delimiter) if any(c.strip() for c in r)]
+        text = read_text(path, "labels file")
+        rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                if any(c.strip() for c in r)]
         if not rows:
             raise ValueError(f"{path}: the labels file is empty")
         header = [c.strip() for c in rows[0]]
@@ -279,3 +286,61 @@ def align_labels(
             idx = np.clip(np.searchsorted(src, frame_times + 1e-9, side="right") - 1, 0, None)
             out[name] = values[idx]
     return LabelSet(columns=out, kinds=dict(labels.kinds), categories=dict(labels.categories))
+
+
+#: header names read as the labels' time base (seconds), never trained as behaviour
+TIME_COLUMN_NAMES = ("time", "times", "t", "time_s", "time (s)", "time[s]", "timestamp",
+                     "timestamps", "seconds", "sec", "s")
+
+
+def time_column_of(columns) -> str | None:
+    """The column that holds the labels' times (seconds), by its name; ``None`` if none."""
+    found = [c for c in columns if str(c).strip().lower() in TIME_COLUMN_NAMES]
+    if len(found) > 1:
+        raise ValueError(f"labels: several columns look like times ({', '.join(found)}); keep "
+                         "one time column (seconds)")
+    return found[0] if found else None
+
+
+def label_names_for(path: str | os.PathLike, columns) -> dict[str, str]:
+    """Column → label name: a header's names as written; a file without names (an ``.npy``,
+    a CSV without header) is named after the file, ``stem`` or ``stem_0``, ``stem_1``… —
+    as ``napari-cebra train`` names its label files."""
+    stem = Path(path).stem
+    names = list(columns)
+    unnamed = [c for c in names if c == "label" or (c.startswith("label") and c[5:].isdigit())]
+    if len(unnamed) != len(names):
+        return {c: c for c in names}
+    if len(names) == 1:
+        return {names[0]: stem}
+    return {c: f"{stem}_{i}" for i, c in enumerate(names)}
+
+
+def labels_on_frames(path: str | os.PathLike, kind: str, n_frames: int, fs: float | None) -> LabelSet:
+    """Every column of a labels file as ``kind`` labels with one row per imaging frame.
+
+    A time column (named ``time``, ``t``, ``timestamp``…, see :data:`TIME_COLUMN_NAMES`) is
+    the labels' time base, never a label: the others are resampled onto the frames at ``fs``
+    (Hz) with :func:`align_labels`. Without one, the file must have one row per frame.
+    Names come from the header (see :func:`label_names_for`).
+    """
+    columns = read_label_table(path)
+    time_column = time_column_of(columns)
+    names = label_names_for(path, [c for c in columns if c != time_column])
+    kinds = dict.fromkeys(names, kind)
+    if not kinds:
+        raise ValueError(f"{path}: holds only a time column ({time_column}); add label columns")
+    rows = len(next(iter(columns.values())))
+    if time_column is None and rows != n_frames:
+        raise ValueError(f"{path}: the labels have {rows} rows but the traces have {n_frames} "
+                         "frames; give one label row per frame, or a time column (seconds, "
+                         "named time) to resample them onto the frames")
+    try:
+        labels = make_label_set(columns, kinds, time_column=time_column)
+        labels = align_labels(labels, n_frames, fs=fs)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"{path}: {err}") from err
+    renamed = LabelSet(columns={names[c]: v for c, v in labels.columns.items()},
+                       kinds={names[c]: v for c, v in labels.kinds.items()},
+                       categories={names[c]: v for c, v in labels.categories.items()})
+    return renamed

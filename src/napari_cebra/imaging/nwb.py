@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from napari_cebra.contracts import LABEL_KINDS
+from napari_cebra.limits import MAX_RATE_HZ
 
 from .labels import LabelSet, align_labels, make_label_set
 from .stacks import register_format
@@ -38,16 +39,21 @@ MAX_LABEL_COLUMNS = 3  # wider TimeSeries (videos, many channels) are not labels
 def _check_file(path: PathLike) -> Path:
     import h5py
 
+    from napari_cebra.files import unreadable
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such NWB file")
-    if not h5py.is_hdf5(path):
-        raise ValueError(f"{path}: not an NWB file (not HDF5); NWB files are HDF5 files "
-                         "written by pynwb, MatNWB or NeuroConv")
-    with h5py.File(path, "r") as fh:
-        if "nwb_version" not in fh.attrs:
-            raise ValueError(f"{path}: an HDF5 file but not an NWB file (no nwb_version); "
-                             "open NWB files written by pynwb, MatNWB or NeuroConv")
+    try:
+        if not h5py.is_hdf5(path):
+            raise ValueError(f"{path}: not an NWB file (not HDF5); NWB files are HDF5 files "
+                             "written by pynwb, MatNWB or NeuroConv")
+        with h5py.File(path, "r") as fh:
+            if "nwb_version" not in fh.attrs:
+                raise ValueError(f"{path}: an HDF5 file but not an NWB file (no nwb_version); "
+                                 "open NWB files written by pynwb, MatNWB or NeuroConv")
+    except OSError as err:  # h5py: truncated, damaged, no permission
+        raise unreadable(path, err, "NWB file") from err
     return path
 
 
@@ -76,12 +82,26 @@ def _dtype(data: Any) -> np.dtype:
     return np.asarray(data).dtype  # in-memory data (lists) only
 
 
+def _check_size(data: Any, where: str) -> None:
+    """A stored dataset must hold what its shape declares, and fit in memory to be read."""
+    from napari_cebra.limits import check_hdf5_dataset, check_memory, nbytes_of
+
+    if not (hasattr(data, "id") and hasattr(data, "file")):
+        return  # in-memory data (lists, arrays): already allocated
+    filename = getattr(data.file, "filename", "NWB file")
+    check_hdf5_dataset(data, filename, where)
+    check_memory(nbytes_of(data.shape, data.dtype), filename, where, shape=data.shape,
+                 dtype=data.dtype)
+
+
 def _numeric(data: Any, where: str) -> np.ndarray:
-    """Read a dataset only when it holds numbers (never objects, strings or opaque bytes)."""
+    """Read a dataset only when it holds numbers (never objects, strings or opaque bytes),
+    and only when it stores what it declares and fits in memory."""
     dtype = _dtype(data)
     if dtype.kind not in "biuf":
         raise ValueError(f"{where}: holds {dtype} values, not numbers; napari-cebra reads "
                          "only numeric datasets")
+    _check_size(data, where)
     return np.asarray(data[()] if hasattr(data, "shape") and not isinstance(data, np.ndarray)
                       else data)
 
@@ -204,9 +224,14 @@ def series_times(series, n: int | None = None) -> np.ndarray:
         if hasattr(stamps, "timestamps"):  # timestamps linked from another series
             stamps = stamps.timestamps
         return _numeric(stamps, f"{series.name} timestamps").astype(np.float64)
+    from napari_cebra.limits import check_memory
+
     n = len(series.data) if n is None else n
+    source = getattr(series, "container_source", None)
+    rate = checked_rate(series.rate, f"{source}: {series.name}" if source else series.name)
+    check_memory(8 * int(n), series.name, "the frame times", shape=(n,))
     start = float(series.starting_time or 0.0)
-    return start + np.arange(n) / float(series.rate)
+    return start + np.arange(n) / rate
 
 
 def rate_of(times: np.ndarray) -> float | None:
@@ -214,7 +239,30 @@ def rate_of(times: np.ndarray) -> float | None:
     if len(times) < 2:
         return None
     step = float(np.median(np.diff(times)))
-    return 1.0 / step if step > 0 else None
+    return 1.0 / step if step > 0 and np.isfinite(step) else None
+
+
+def checked_rate(rate, where: str) -> float:
+    """``rate`` (Hz) if it is possible: finite, positive, at most :data:`MAX_RATE_HZ`."""
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and 0 < value <= MAX_RATE_HZ):
+        shown = f"{value:g}" if not isinstance(rate, str) and value == value else repr(rate)
+        shown = "NaN" if value != value else shown
+        raise ValueError(f"{where}: frame rate {shown} Hz is impossible (it must be a positive "
+                         f"number of Hz, at most {MAX_RATE_HZ:g}); the file's rate or "
+                         "timestamps are wrong — fix them, or give the frame rate (fs) yourself")
+    return value
+
+
+def series_rate(series, times: np.ndarray, where: str) -> float | None:
+    """A series' frame rate: its declared rate, else from its timestamps; checked."""
+    if series.rate is not None:
+        return checked_rate(series.rate, where)
+    rate = rate_of(times)
+    return None if rate is None else checked_rate(rate, where)
 
 
 # ------------------------------------------------------------------------- the stack
@@ -301,10 +349,16 @@ def open_two_photon(path: PathLike, name: str | None = None, *,
         if np.dtype(data.dtype).kind not in "biuf":
             raise ValueError(f"{path}: {location} holds {data.dtype} values, not pixels")
         shape, dtype, dataset = tuple(data.shape), data.dtype, data.name
+        from napari_cebra.limits import check_hdf5_dataset
+
+        check_hdf5_dataset(data, path, f"imaging series {location}")  # before any allocation
         times = series_times(series, shape[0])
-        fs = float(series.rate) if series.rate else rate_of(times)
+        fs = series_rate(series, times, f"{path}: {location}")
+    from napari_cebra.limits import frames_per_batch
+
     source = _LazyDataset(path, dataset, shape, dtype)
-    chunks = (min(chunk_frames, shape[0]), *shape[1:])
+    frames = frames_per_batch(shape[1:], dtype, most=chunk_frames)  # by bytes, not frames
+    chunks = (min(frames, shape[0]), *shape[1:])
     from dask.base import tokenize
 
     stat = os.stat(path)  # the same file, unchanged, gives the same dask keys
@@ -337,7 +391,7 @@ def _external_stack(path: Path, location: str, series) -> NwbStack:
             raise ValueError(f"{path}: {location} starting_frame {list(starts)} does not match "
                              f"the frame counts {counts} of its files")
     times = series_times(series, len(stack))
-    fs = float(series.rate) if series.rate else rate_of(times)
+    fs = series_rate(series, times, f"{path}: {location}")
     return NwbStack(stack, fs, times, location, path, _NoFile())
 
 
@@ -450,7 +504,7 @@ def read_rois(path: PathLike, name: str | None = None) -> NwbRois:
         main_key = next(iter(sets))
         traces = sets[main_key]
         times = series_times(main, len(traces))
-        fs = float(main.rate) if main.rate else rate_of(times)
+        fs = series_rate(main, times, f"{path}: {main_loc}")
         iscell = _iscell(ps, len(ps))[rows]
     if not np.isfinite(traces).all():
         bad = int((~np.isfinite(traces)).any(axis=0).sum())

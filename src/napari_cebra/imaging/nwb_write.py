@@ -42,10 +42,16 @@ def _stack_data(stack: Any, batch: int = 64):
     from hdmf.backends.hdf5 import H5DataIO
     from hdmf.data_utils import DataChunkIterator
 
+    from napari_cebra.limits import frames_per_batch
+
     from .stacks import iter_frames, validate_stack
 
     validate_stack(stack, "write_session_nwb: stack")
     t, y, x = (int(n) for n in stack.shape)
+    # batches and HDF5 chunks by bytes: a few huge frames at a time, not 64 of them
+    batch = min(t, frames_per_batch((y, x), stack.dtype, most=batch))
+    chunk_frames = min(t, frames_per_batch((y, x), stack.dtype, most=32,
+                                           batch_bytes=8 * 2**20))
 
     def frames():
         for _, block in iter_frames(stack, batch):
@@ -54,7 +60,7 @@ def _stack_data(stack: Any, batch: int = 64):
     chunks = DataChunkIterator(data=frames(), maxshape=(t, x, y), dtype=np.dtype(stack.dtype),
                                buffer_size=batch)
     return H5DataIO(chunks, compression="gzip", compression_opts=4, shuffle=True,
-                    chunks=(min(t, 32), x, y))
+                    chunks=(chunk_frames, x, y))
 
 
 def _new_file(session_description: str, identifier: str | None,

@@ -88,6 +88,64 @@ def foreign_files(results: PathLike) -> list[Path]:
     return foreign
 
 
+STAGING_PREFIXES = (".suite2p.partial-", ".suite2p.replaced-")
+MARKER_NAME = ".napari-cebra-run.json"  # inside a staging folder: which run made it
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), ``None`` if none runs."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, ValueError):
+        return None
+
+
+def write_marker(folder: Path) -> None:
+    """Mark ``folder`` as this run's: host, process id and when the process started."""
+    import json
+    import socket
+
+    record = {"host": socket.gethostname(), "pid": os.getpid(),
+              "process_started": _process_started(os.getpid())}
+    (folder / MARKER_NAME).write_text(json.dumps(record), encoding="utf-8")
+
+
+def is_stale(folder: Path) -> bool:
+    """True only for a staging folder provably left by a run of ours that has ended: its
+    marker names this host and a process that no longer runs (or a newer one with its id)."""
+    import json
+    import socket
+
+    try:
+        record = json.loads((folder / MARKER_NAME).read_text(encoding="utf-8"))
+        host, pid, started = record["host"], int(record["pid"]), record["process_started"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no marker of ours (or a damaged one): not provably ours, kept
+    if host != socket.gethostname():
+        return False  # another machine's run (a shared disk): cannot tell, kept
+    now = _process_started(pid)
+    return now is None or (started is not None and abs(now - float(started)) > 1.0)
+
+
+def clean_stale_staging(out: PathLike) -> list[Path]:
+    """Remove the staging folders in ``out`` that earlier runs of ours left (killed before
+    they could clean up); return them. Folders without our marker are never touched."""
+    out = Path(out)
+    removed = []
+    if not out.is_dir():
+        return removed
+    for entry in sorted(out.iterdir()):
+        if (entry.name.startswith(STAGING_PREFIXES) and entry.is_dir()
+                and not entry.is_symlink() and is_stale(entry)):
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                log.info("removed %s, left by an earlier run that did not finish", entry)
+                removed.append(entry)
+    return removed
+
+
 class OutputFolder:
     """Where one extraction writes: a hidden staging folder inside ``out``, published as
     ``<out>/suite2p`` only once the run is complete.
@@ -144,6 +202,14 @@ class OutputFolder:
                     "it. Move it out of that folder, or choose a new output folder."
                 )
 
+    def check_space(self, nbytes: int, source) -> None:
+        """Refuse, before anything is written, a run whose files cannot fit on the disk."""
+        from napari_cebra.limits import check_disk
+
+        check_disk(int(nbytes), self.out, source, "suite2p's copy of the movie (int16)",
+                   hint="free space there, choose an output folder on a larger disk, or "
+                   "check the frame count and size the file declares")
+
     def prepare(self) -> Path:
         """Check, create ``out`` if needed and a fresh staging folder; return its plane folder."""
         import tempfile
@@ -153,7 +219,9 @@ class OutputFolder:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             self.created = missing[::-1]
+            clean_stale_staging(self.out)
             self.stage = Path(tempfile.mkdtemp(prefix=".suite2p.partial-", dir=self.out))
+            write_marker(self.stage)
             self.plane.mkdir(parents=True)
             log.info("suite2p run staged in %s", self.stage)
         except OSError as err:
@@ -176,16 +244,17 @@ class OutputFolder:
             self.check()  # the folder may have gained results during the run
             old = Path(tempfile.mkdtemp(prefix=".suite2p.replaced-", dir=self.out))
             try:
+                write_marker(old)
                 target.rename(old / "suite2p")
             except BaseException:
-                old.rmdir()
+                shutil.rmtree(old, ignore_errors=True)
                 raise
         try:
             (self.stage / "suite2p").rename(target)
         except BaseException:  # Ctrl-C included: the old results go back where they were
             if old is not None:
                 (old / "suite2p").rename(target)
-                old.rmdir()
+                shutil.rmtree(old, ignore_errors=True)
             raise
         shutil.rmtree(self.stage, ignore_errors=True)  # ours: whatever else suite2p left there
         self.stage, self.created = None, []

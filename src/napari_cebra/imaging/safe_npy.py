@@ -63,21 +63,52 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise UnsafeFileError(f"{self.path} uses pickle persistent ids, which are refused.")
 
 
+def _header(fh, path: Path) -> tuple[tuple, np.dtype]:
+    try:
+        version = npy_format.read_magic(fh)
+        reader = {(1, 0): npy_format.read_array_header_1_0,
+                  (2, 0): npy_format.read_array_header_2_0,
+                  (3, 0): npy_format.read_array_header_2_0}.get(version)
+        if reader is None:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, _, dtype = reader(fh)
+    except (ValueError, OSError, EOFError, SyntaxError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err}).") from err
+    return tuple(shape), dtype
+
+
+def check_npy_size(path: str | Path) -> tuple[tuple, np.dtype]:
+    """The header's ``(shape, dtype)``, once the file is known to hold the bytes it declares
+    (numeric arrays; an object array's size is that of its pickle)."""
+    from napari_cebra.limits import check_stored, nbytes_of
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            shape, dtype = _header(fh, path)
+            start = fh.tell()
+    except OSError as err:
+        from napari_cebra.files import unreadable
+
+        raise unreadable(path, err, ".npy file") from err
+    if not dtype.hasobject:
+        check_stored(nbytes_of(shape, dtype), path.stat().st_size - start, path,
+                     "the array", shape=shape, dtype=dtype)
+    return shape, dtype
+
+
 def load_npy(path: str | Path, *, allow_objects: bool = False) -> np.ndarray:
     """Load a ``.npy`` file; object arrays only with ``allow_objects``, through the safe
-    unpickler. Numeric arrays load as ``np.load`` does (no pickle involved)."""
+    unpickler. Numeric arrays load as ``np.load`` does (no pickle involved), once the file is
+    known to hold what its header declares and that fits in memory."""
+    from napari_cebra.limits import check_memory, nbytes_of
+
     path = Path(path)
+    shape, dtype = check_npy_size(path)
     with open(path, "rb") as fh:
-        try:
-            version = npy_format.read_magic(fh)
-            reader = {(1, 0): npy_format.read_array_header_1_0,
-                      (2, 0): npy_format.read_array_header_2_0}.get(version)
-            if reader is None:
-                raise ValueError(f"unsupported .npy format version {version}")
-            shape, fortran, dtype = reader(fh)
-        except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f"{path}: not a readable .npy file ({err}).") from err
+        _header(fh, path)
         if not dtype.hasobject:
+            check_memory(nbytes_of(shape, dtype), path, "the array", shape=shape, dtype=dtype)
             fh.seek(0)
             return np.load(fh, allow_pickle=False)
         if not allow_objects:

@@ -17,6 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra.limits import (
+    BATCH_BYTES,
+    check_memory,
+    check_stored,
+    frames_per_batch,
+    nbytes_of,
+)
+
 TIFF_SUFFIXES = (".tif", ".tiff")
 STACK_SUFFIXES = (*TIFF_SUFFIXES, ".npy", ".zarr", ".nwb")
 PathLike = str | os.PathLike
@@ -54,7 +62,11 @@ def validate_stack(stack, name: str = "stack") -> None:
         )
 
 
-def _tiff_error(path: Path, err: Exception) -> ValueError:
+def _tiff_error(path: Path, err: Exception) -> Exception:
+    if isinstance(err, OSError):  # no permission, a device error: the system's reason
+        from napari_cebra.files import unreadable
+
+        return unreadable(path, err, "TIFF")
     return ValueError(
         f"{path}: cannot read this TIFF ({type(err).__name__}: {err}); the file may be "
         "truncated or corrupt — re-export or re-copy it"
@@ -81,6 +93,10 @@ def _open_tiff(path: Path):
             offset = series.dataoffset  # None unless the data are contiguous and uncompressed
             n_pages = len(tif.pages)
             declared = _declared_frames(tif)
+            first = tif.pages.first if n_pages else None
+            page_shape = tuple(getattr(first, "shape", ()))
+            compressed = getattr(first, "compression", 1) != 1
+            page_stored = sum(getattr(first, "databytecounts", ()) or ())
             last = tif.pages[-1] if n_pages else None
             end = max((o + c for o, c in zip(getattr(last, "dataoffsets", ()),
                                               getattr(last, "databytecounts", ()),
@@ -99,7 +115,13 @@ def _open_tiff(path: Path):
             + (f" of the {declared} frames it declares" if declared else "")
             + f"; the file has {size} bytes); re-export or re-copy it"
         )
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    page_bytes = nbytes_of(page_shape, dtype)
+    if not compressed and offset is None:  # page tags: each page stores its pixels
+        check_stored(page_bytes, page_stored, path, "the TIFF's first page",
+                     shape=page_shape, dtype=dtype)
+    # one page is decoded whole (compressed pages too): it must fit in memory
+    check_memory(page_bytes, path, "one TIFF page", shape=page_shape, dtype=dtype)
+    nbytes = nbytes_of(shape, dtype)
     if offset is not None and offset + nbytes > size:
         raise ValueError(
             f"{path}: the TIFF is truncated (it declares {nbytes} bytes of pixels from byte "
@@ -125,19 +147,78 @@ def _open_one(path: Path):
     if suffix in TIFF_SUFFIXES:
         return _open_tiff(path)
     if suffix == ".npy":
+        from .safe_npy import check_npy_size
+
+        check_npy_size(path)  # the header's shape against the file's bytes
         try:
             return np.load(path, mmap_mode="r")
         except ValueError as err:
             raise ValueError(f"{path}: cannot read this .npy file ({err}); re-save it") from err
-    if suffix == ".zarr":
-        import dask.array as da
+        except OSError as err:
+            from napari_cebra.files import unreadable
 
-        return da.from_zarr(str(path))
+            raise unreadable(path, err, ".npy file") from err
+    if suffix == ".zarr":
+        return _open_zarr(path)
     if suffix in FORMATS:  # registered by its module, e.g. .nwb by napari_cebra.imaging.nwb
         return FORMATS[suffix][0](path)
     raise ValueError(
         f"{path}: unsupported stack format {suffix!r}; use a TIFF, .npy, .zarr or .nwb movie"
     )
+
+
+def _open_zarr(path: Path):
+    """One zarr array, lazily; a group, or damaged metadata, is named with what to do."""
+    import dask.array as da
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except PermissionError as err:
+        from napari_cebra.files import unreadable
+
+        raise unreadable(path, err, "zarr store") from err
+    except Exception as err:  # noqa: BLE001 - zarr raises many types for bad metadata
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(
+            f"{path}: cannot read this zarr store: its metadata (zarr.json or .zarray) is "
+            f"missing or damaged ({type(err).__name__}: {detail}); re-export the movie, or "
+            "point at the zarr array inside the folder") from err
+    if isinstance(node, zarr.Group):
+        arrays = sorted(name for name, _ in node.arrays())
+        hint = (f"open one of its arrays, e.g. {path / arrays[0]}" if arrays
+                else "it holds no arrays")
+        raise ValueError(f"{path}: a zarr group, not one movie array (it holds "
+                         f"{', '.join(arrays) or 'nothing'}); {hint}")
+    _check_zarr_chunks(node, path)
+    frames = frames_per_batch(node.shape[1:], node.dtype) if node.ndim == 3 else None
+    chunks = (min(frames, node.shape[0]), *node.shape[1:]) if frames and node.shape[0] else None
+    return da.from_zarr(node, chunks=chunks) if chunks else da.from_zarr(node)
+
+
+def _check_zarr_chunks(node, path: Path) -> None:
+    """A zarr array must store the chunks its shape declares (counted on disk, never listed
+    from the shape: a crafted header can declare billions of them)."""
+    import math
+
+    from napari_cebra.limits import DeclaredSizeError, human
+
+    if not path.is_dir() or not node.size:
+        return
+    chunk_shape = getattr(node, "chunks", None) or node.shape
+    expected = math.prod(-(-int(s) // int(c)) for s, c in zip(node.shape, chunk_shape,
+                                                               strict=False))
+    stored = 0
+    for _, _, files in os.walk(path):
+        stored += sum(1 for f in files if f not in (".zarray", ".zattrs", ".zgroup",
+                                                  "zarr.json"))
+        if stored * 2 >= expected:
+            return
+    # a writer skips chunks of fill values only; a movie that is mostly missing is not one
+    raise DeclaredSizeError(
+        f"{path}: the zarr array declares {human(nbytes_of(node.shape, node.dtype))} (shape "
+        f"{tuple(node.shape)}, {node.dtype}) in {expected} chunks but the store holds only "
+        f"{stored} chunk files; it is incomplete or its zarr.json is wrong — re-export it")
 
 
 def series_files(path: PathLike) -> list[Path]:
@@ -192,9 +273,18 @@ def open_stack(source: PathLike | Sequence[PathLike], name: str | None = None):
     return da.concatenate(chunks, axis=0)
 
 
-def iter_frames(stack, batch: int = 500):
-    """Yield (start, frames as ndarray) batches of a lazy stack, reading only one batch at once."""
+def iter_frames(stack, batch: int | None = None, *, batch_bytes: int = BATCH_BYTES,
+                source: str = "stack"):
+    """Yield (start, frames as ndarray) batches of a lazy stack, reading only one batch at once.
+
+    A batch is about ``batch_bytes`` (at least one frame, at most ``batch`` frames), so a
+    stack of huge frames is read a few frames at a time, never 500 of them.
+    """
     n = int(stack.shape[0])
+    frame_bytes = nbytes_of(stack.shape[1:], stack.dtype)
+    check_memory(frame_bytes, source, "one frame",
+                 shape=stack.shape[1:], dtype=stack.dtype)
+    batch = frames_per_batch(stack.shape[1:], stack.dtype, most=batch, batch_bytes=batch_bytes)
     for start in range(0, n, batch):
         block = stack[start : start + batch]
         if hasattr(block, "compute"):

@@ -163,14 +163,15 @@ def read_suite2p(folder: PathLike, plane: int = 0) -> Suite2pOutput:
         if arr is not None and arr.shape != F.shape:
             raise ValueError(f"{plane_dir}: {name}.npy shape {arr.shape} ≠ F.npy {F.shape}")
     if "Ly" in ops and "Lx" in ops:
-        shape = (int(ops["Ly"]), int(ops["Lx"]))
+        shape = _frame_size(ops, plane_dir / "ops.npy")
     elif n:
         shape = (
-            int(max(s["ypix"].max() for s in stat)) + 1,
-            int(max(s["xpix"].max() for s in stat)) + 1,
+            int(max((s["ypix"].max() for s in stat if len(s["ypix"])), default=0)) + 1,
+            int(max((s["xpix"].max() for s in stat if len(s["xpix"])), default=0)) + 1,
         )
     else:
         shape = (1, 1)
+    check_image_size(shape, plane_dir / ("ops.npy" if "Ly" in ops else "stat.npy"))
     return Suite2pOutput(
         plane_dir=plane_dir,
         stat=stat,
@@ -183,8 +184,33 @@ def read_suite2p(folder: PathLike, plane: int = 0) -> Suite2pOutput:
     )
 
 
+def _frame_size(ops: dict, path: Path) -> tuple[int, int]:
+    """``(Ly, Lx)`` from ops, when they are positive whole numbers."""
+    try:
+        ly, lx = ops["Ly"], ops["Lx"]
+        ok = all(float(v) == int(v) and int(v) > 0 for v in (ly, lx))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{path}: its frame size Ly={ops['Ly']!r}, Lx={ops['Lx']!r} is not "
+                         "two positive whole numbers of pixels; the file is damaged — re-run "
+                         "suite2p")
+    return int(ly), int(lx)
+
+
+def check_image_size(shape: tuple[int, int], source) -> None:
+    """A label image of ``shape`` (int32 labels + float32 weights) must fit in memory."""
+    from napari_cebra.limits import check_memory
+
+    ly, lx = (int(v) for v in shape)
+    check_memory(8 * ly * lx, source, "the ROI image (Ly × Lx pixels)", shape=(ly, lx),
+                 hint="the frame size it declares is wrong (or the ROIs' pixel coordinates "
+                 "are) — re-run suite2p or fix the file")
+
+
 def roi_label_image(stat, shape: tuple[int, int]) -> np.ndarray:
     """An int32 image: ROI i painted as i + 1 (pixel goes to the ROI with the largest weight)."""
+    check_image_size(shape, "ROI label image")
     labels = np.zeros(shape, np.int32)
     best = np.zeros(shape, np.float32)
     for i, s in enumerate(stat):

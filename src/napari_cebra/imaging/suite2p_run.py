@@ -160,7 +160,10 @@ def _float_scale(stack) -> float:
     if not np.issubdtype(np.dtype(stack.dtype), np.floating):
         return 1.0
     n = int(stack.shape[0])
-    idx = np.unique(np.linspace(0, n - 1, min(n, 20)).astype(int))
+    from napari_cebra.limits import BATCH_BYTES, nbytes_of
+
+    most = max(1, BATCH_BYTES // max(1, nbytes_of(stack.shape[1:], stack.dtype)))
+    idx = np.unique(np.linspace(0, n - 1, min(n, 20, most)).astype(int))
     sample = stack[idx]
     sample = np.asarray(sample.compute() if hasattr(sample, "compute") else sample)
     finite = sample[np.isfinite(sample)]
@@ -257,6 +260,8 @@ def run_suite2p_steps(
     folder = OutputFolder(out, overwrite=overwrite)
     folder.check()
     settings = suite2p_settings(params, tuple(stack.shape[1:]))
+    folder.check_space(2 * int(np.prod(stack.shape, dtype=object)), source if isinstance(
+        source, (str, os.PathLike)) else "stack")  # data.bin, before anything is written
     plane_dir = folder.prepare()
     try:
         n = int(stack.shape[0])

@@ -11,6 +11,7 @@ future (4 for ``offset10-model``, 0 for ``offset10-model-causal``).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +25,10 @@ from .knn import LiveKNN
 class LiveResult:
     """One decoded time point.
 
-    ``frame`` is the time index that ``value`` and ``embedding`` belong to; it trails
-    ``arrived`` (the index of the newest frame when it was decoded) by ``lag_frames``.
+    ``frame`` is the source's own number of the frame that ``value`` and ``embedding``
+    belong to (frames skipped before it are not closed up: it stays the source's number);
+    ``arrived`` is the number of time points decoded into the window when it was decoded,
+    ``lag_frames`` past the one decoded.
     ``latency_ms`` is the compute time of the push that produced it, from frame to label.
     """
 
@@ -82,6 +85,7 @@ class LiveDecoder:
             tuple(frontend.frame_shape) if frontend is not None else (self.window.num_neurons,))
         self._next = 0  # time index of the next decoded point
         self._offered = 0  # frames offered to push (refused ones too), for messages
+        self._numbers: deque[int] = deque()  # source numbers of accepted frames not yet out
         self._finished = False
 
     @classmethod
@@ -109,16 +113,17 @@ class LiveDecoder:
         """Start a new stream (its next frame is time point 0)."""
         self.window.reset()
         self._offered = 0
+        self._numbers.clear()
         self._finished = False
         if self.frontend is not None and hasattr(self.frontend, "reset"):
             self.frontend.reset()
         self._next = 0
 
     # -- per frame --------------------------------------------------------------------------
-    def check(self, frame: np.ndarray) -> np.ndarray:
+    def check(self, frame: np.ndarray, index: int | None = None) -> np.ndarray:
         """``frame`` as an array if it can be decoded, else ``ValueError`` saying why."""
         frame = np.asarray(frame)
-        index = self._offered
+        index = self._offered if index is None else index
         if frame.shape != self.frame_shape:
             what = "raw frames" if self.frontend is not None else "traces"
             raise ValueError(f"frame {index} has shape {frame.shape}; this "
@@ -132,18 +137,24 @@ class LiveDecoder:
                              "It was skipped; the stream goes on.")
         return frame
 
-    def push(self, frame: np.ndarray) -> LiveResult | None:
-        """Decode one new frame: a raw image with a front end, else (neurons,) traces."""
+    def push(self, frame: np.ndarray, index: int | None = None) -> LiveResult | None:
+        """Decode one new frame: a raw image with a front end, else (neurons,) traces.
+
+        ``index`` is the source's number of the frame (default: frames offered so far); the
+        result of a frame carries it, so skipped frames never renumber the ones after them.
+        """
         start = time.perf_counter()
         if self._finished:
             raise RuntimeError("this stream has ended (finish() was called); call reset() to "
                                "decode a new one.")
+        number = self._offered if index is None else int(index)
         try:
-            frame = self.check(frame)
+            frame = self.check(frame, number)
         finally:
             self._offered += 1
         sample = self.frontend(frame) if self.frontend is not None else frame
         embedding = self.window.push(sample)
+        self._numbers.append(number)
         if embedding is None:
             return None
         return self._result(embedding, start)
@@ -159,6 +170,7 @@ class LiveDecoder:
 
     def _result(self, embedding: np.ndarray, start: float) -> LiveResult:
         value = self.knn.predict_one(embedding)
-        frame, self._next = self._next, self._next + 1
+        self._next += 1
+        frame = self._numbers.popleft() if self._numbers else self._next - 1
         return LiveResult(frame, value, embedding, 1e3 * (time.perf_counter() - start),
                           self.lag_frames, self.window.samples_in - 1)

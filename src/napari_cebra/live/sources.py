@@ -25,10 +25,24 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 class Source:
-    """Base: an iterable of frames that counts what it dropped and says why it ended."""
+    """Base: an iterable of frames that counts what it dropped and says why it ended.
+
+    ``position`` is the source's own number of the frame last handed on; ``frame_shape``
+    the shape of every frame when it is known before streaming (``None`` otherwise);
+    :meth:`take_skipped` hands over the frames the source could not read, with why.
+    """
 
     dropped = 0
     end_message = ""
+    position = -1
+    frame_shape: tuple[int, ...] | None = None
+    failed = False  # True when the stream ended because the source never worked
+    name = "the source"  # for messages: the file or folder, when there is one
+
+    def take_skipped(self) -> list[tuple[int, str]]:
+        """(frame number, why) of frames the source could not read since the last call."""
+        skipped, self._skipped = list(getattr(self, "_skipped", [])), []
+        return skipped
 
     def __iter__(self) -> Iterator[np.ndarray]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -49,6 +63,7 @@ class Replay(Source):
             raise ValueError(f"frame rate {fs!r} must be positive (or None: as fast as possible).")
         self.stack, self.fs, self.stop = stack, fs, stop
         self.n_frames = int(stack.shape[0])
+        self.frame_shape = tuple(int(n) for n in stack.shape[1:])
         self.dropped = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -69,6 +84,7 @@ class Replay(Source):
                 if wait > 0:
                     time.sleep(wait)
             frame = self.stack[i]
+            self.position = i
             yield np.asarray(frame.compute() if hasattr(frame, "compute") else frame)
             i += 1
         self.end_message = f"the recording ended after {self.n_frames} frames."
@@ -97,12 +113,46 @@ class FollowTiff(Source):
             raise FileNotFoundError(f"{self.path}: neither the file nor its folder exists.")
         self.poll_s, self.idle_s, self.stop = poll_s, idle_s, stop
         self.dropped = 0
-        self.frames = 0
+        self.frames = 0  # frames numbered so far (handed on, or skipped in a damaged file)
+        self._skipped: list[tuple[int, str]] = []
+        self.damaged: list[str] = []  # one line per damaged file: which frames it held
+        self._good_sizes: dict[int, int] = {}  # bytes → frames of the chunks read whole
 
     def _files(self) -> list[Path]:
         if self.path.is_dir():
             return _tiff_files(self.path)
         return [self.path] if self.path.exists() else []
+
+    def _skip_damaged(self, file: Path, pages_done: int, held: int | None, per_page: int,
+                      why: str) -> None:
+        """A finished file (a later one exists) whose pages cannot all be read: name it and
+        the frames it held, and number the next file's frames after them."""
+        first = self.frames
+        try:
+            same = self._good_sizes.get(file.stat().st_size)  # a twin of a good chunk
+        except OSError:
+            same = None
+        if held is None and same is not None and pages_done == 0:
+            held, per_page = same, 1
+            why += f"; it has the size of a chunk of {same} frames"
+        if held is not None and held > pages_done:
+            count = (held - pages_done) * per_page
+            self.frames += count
+            span = f"frames {first}–{first + count - 1}" if count > 1 else f"frame {first}"
+            line = (f"{file} is damaged or truncated ({why}): {span} (its pages "
+                    f"{pages_done + 1}–{held}) could not be read and were skipped.")
+            self._skipped += [(first + k, f"{file.name} is damaged") for k in range(count)]
+        else:
+            line = (f"{file} is damaged or truncated ({why}): {pages_done} of its pages were "
+                    f"read; how many frames it held after frame {first - 1} cannot be read, "
+                    f"so frames after it are numbered from {first}.")
+        self.damaged.append(line)
+
+    def take_damaged(self) -> list[str]:
+        """One line per damaged file found since the last call."""
+        lines, self._damaged_seen = self.damaged[getattr(self, "_damaged_seen", 0):], len(
+            self.damaged)
+        return lines
 
     def __iter__(self) -> Iterator[np.ndarray]:
         import tifffile
@@ -123,34 +173,100 @@ class FollowTiff(Source):
                 except OSError:
                     break
                 stable, sizes[file] = sizes.get(file) == size, size
-                n_pages = None
+                n_pages, declared, per_page, failure = None, None, 1, None
+                warned = _TiffWarnings()
                 try:
-                    with tifffile.TiffFile(file) as tif:
+                    with warned, tifffile.TiffFile(file) as tif:
                         n_pages = len(tif.pages)
+                        declared = _declared_pages(tif)
                         usable = n_pages if (stable or later_file) else n_pages - 1
                         for i in range(pages_done, usable):
                             data = tif.pages[i].asarray()
                             pages_done, progressed = i + 1, True
-                            for frame in data.reshape(-1, *data.shape[-2:]):
+                            frames = data.reshape(-1, *data.shape[-2:])
+                            per_page = len(frames)
+                            for frame in frames:
+                                self.position = self.frames
                                 self.frames += 1
                                 yield frame
                 except GeneratorExit:
                     raise
-                except Exception:  # noqa: BLE001 - a page being written: read it next poll
+                except Exception as err:  # noqa: BLE001 - a page being written: read it next poll
+                    failure = err
                     if not later_file:
                         break
-                if later_file and (n_pages is None or pages_done >= n_pages):
+                if later_file and (n_pages is None or pages_done < (declared or n_pages)
+                                   or failure is not None or warned.lines):
+                    why = (f"{type(failure).__name__}: {(str(failure).splitlines() or [''])[0]}"
+                           if failure is not None else (warned.lines or ["pages missing"])[0])
+                    held = declared if declared is not None else (
+                        n_pages if failure is not None and not warned.lines else None)
+                    self._skip_damaged(file, pages_done, held, per_page, why)
+                    current, pages_done = current + 1, 0
+                    continue
+                if later_file and pages_done >= n_pages:
+                    self._good_sizes[size] = n_pages * per_page
                     current, pages_done = current + 1, 0  # this file is finished
                     continue
                 break
             if progressed:
                 last_new = time.monotonic()
             elif time.monotonic() - last_new > self.idle_s:
-                self.end_message = (f"no new frame in {self.path} for {self.idle_s:g} s; "
-                                    f"the acquisition seems to have stopped after "
-                                    f"{self.frames} frames.")
+                if not self.path.exists():
+                    self.failed = True
+                    self.end_message = (f"{self.path} never appeared in {self.idle_s:g} s; "
+                                        "check the path (and that the acquisition writes "
+                                        "there), or wait longer with --idle-s.")
+                else:
+                    self.end_message = (f"no new frame in {self.path} for {self.idle_s:g} s; "
+                                        f"the acquisition seems to have stopped after "
+                                        f"{self.frames} frames.")
                 return
             time.sleep(self.poll_s)
+
+
+def _declared_pages(tif) -> int | None:
+    """Pages an ImageJ / tifffile TIFF says it holds (``None`` when it does not say)."""
+    try:
+        images = (tif.imagej_metadata or {}).get("images")
+        if images is not None:
+            return int(images)
+        shaped = tif.shaped_metadata
+        if shaped and shaped[0].get("shape") and len(shaped[0]["shape"]) > 2:
+            return int(np.prod(shaped[0]["shape"][:-2]))
+    except Exception:  # noqa: BLE001 - unreadable metadata: it says nothing
+        return None
+    return None
+
+
+_DAMAGE_WORDS = ("invalid", "truncat", "corrupt", "offset", "eof", "not a tiff", "damaged")
+
+
+class _TiffWarnings:
+    """Collects (and keeps off the log) tifffile's warnings about a damaged file: they are
+    ours to report, once, in our words."""
+
+    def __enter__(self):
+        import logging
+
+        outer = self
+
+        class _Collect(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                line = (record.getMessage().splitlines() or [""])[0]
+                if any(w in line.lower() for w in _DAMAGE_WORDS):
+                    outer.lines.append(line)
+
+        self.lines: list[str] = []
+        self.logger = logging.getLogger("tifffile")
+        self.handler, self.propagate = _Collect(logging.WARNING), self.logger.propagate
+        self.logger.addHandler(self.handler)
+        self.logger.propagate = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.propagate = self.propagate
 
 
 class FrameQueue(Source):
@@ -213,11 +329,20 @@ def open_source(source, *, fs: float | None = None, follow: bool = False, idle_s
     if not isinstance(source, (str, Path)):
         return Replay(source, fs=fs, stop=stop)
     path = Path(source)
+    opened = _open_path(path, fs=fs, follow=follow, idle_s=idle_s, stop=stop)
+    opened.name = str(path)
+    return opened
+
+
+def _open_path(path: Path, *, fs, follow, idle_s, stop) -> Source:
     if follow or path.is_dir():
         return FollowTiff(path, idle_s=idle_s, stop=stop)
     if not path.exists():
         raise FileNotFoundError(f"source {path} does not exist.")
     if path.suffix.lower() == ".npy":
+        from napari_cebra.imaging.safe_npy import check_npy_size
+
+        check_npy_size(path)  # the header's shape against the file's bytes
         try:
             data = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as err:

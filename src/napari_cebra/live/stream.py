@@ -32,6 +32,7 @@ class StreamBatch:
     lag_frames: int = 0  # the decoder's lag (frames the window reaches ahead)
     stage: str = "live decoding"
     fraction: float = 0.0  # of a recording being replayed (0 for an open-ended stream)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (source frame, why)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class StreamSummary:
     lag_frames: int
     message: str
     latencies_ms: np.ndarray = field(repr=False)
+    failed: bool = False  # the source never worked (e.g. a followed file never appeared)
 
     def latency_percentiles(self) -> dict[str, float]:
         lat = self.latencies_ms
@@ -50,6 +52,21 @@ class StreamSummary:
             return {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
         p50, p99 = np.percentile(lat, [50, 99])
         return {"p50": float(p50), "p99": float(p99), "max": float(lat.max())}
+
+
+def check_frame_shape(decoder: LiveDecoder, shape, source_name: str = "the source") -> None:
+    """One clear error, before streaming, when the source's frames are not what the decoder
+    takes (instead of one error per frame)."""
+    shape = tuple(int(n) for n in shape)
+    if shape != tuple(decoder.frame_shape):
+        what = "raw frames" if decoder.frontend is not None else "traces"
+        raise ValueError(
+            f"{source_name}: its frames have shape {shape}, but this decoder takes {what} of "
+            f"shape {tuple(decoder.frame_shape)}; "
+            + ("give the raw movie of the session the ROIs came from." if decoder.frontend
+               is not None else "give (time, neurons) traces of the neurons the model was "
+               "trained on, or raw frames with their suite2p ROIs (--rois).")
+        )
 
 
 def stream_batches(decoder: LiveDecoder, source: Iterable[np.ndarray], *,
@@ -62,8 +79,12 @@ def stream_batches(decoder: LiveDecoder, source: Iterable[np.ndarray], *,
     (the last lag frames are then not decoded). More than ``max_errors`` refused frames in a
     row end it too (the source is sending something else).
     """
+    known = getattr(source, "frame_shape", None)
+    if known is not None:  # known before streaming: checked once
+        check_frame_shape(decoder, known, str(getattr(source, "name", "the source")))
     results: list[LiveResult] = []
     errors: list[str] = []
+    skipped_frames: list[tuple[int, str]] = []
     latencies: list[float] = []
     frames_in = decoded = skipped = in_a_row = 0
     latest = None
@@ -72,13 +93,24 @@ def stream_batches(decoder: LiveDecoder, source: Iterable[np.ndarray], *,
 
     total = getattr(source, "n_frames", None)
 
+    def from_source() -> None:
+        """Frames the source itself could not read (a damaged file), and why."""
+        take = getattr(source, "take_skipped", None)
+        if take is not None:
+            skipped_frames.extend(take())
+        damaged = getattr(source, "take_damaged", None)
+        if damaged is not None:
+            errors.extend(damaged())
+
     def batch(done: bool = False) -> StreamBatch:
-        nonlocal results, errors, last
+        nonlocal results, errors, skipped_frames, last
+        from_source()
         dropped = int(getattr(source, "dropped", 0))
         fraction = min(1.0, (frames_in + dropped) / total) if total else 0.0
         out = StreamBatch(results, frames_in, dropped, errors, latest, done, message,
-                          decoder.lag_frames, fraction=1.0 if done else fraction)
-        results, errors, last = [], [], time.perf_counter()
+                          decoder.lag_frames, fraction=1.0 if done else fraction,
+                          skipped=skipped_frames)
+        results, errors, skipped_frames, last = [], [], [], time.perf_counter()
         return out
 
     iterator = iter(source)
@@ -98,12 +130,24 @@ def stream_batches(decoder: LiveDecoder, source: Iterable[np.ndarray], *,
                 break
             frames_in += 1
             latest = frame
+            position = int(getattr(source, "position", -1))
+            number = position if position >= 0 else frames_in - 1
+            if frames_in == 1 and known is None and np.shape(frame) != tuple(
+                    decoder.frame_shape):  # the first frame tells the shape: checked once
+                shape_error = f"frame {number} has shape {np.shape(frame)}"
+                message = (f"{shape_error}, but this decoder takes frames of shape "
+                           f"{tuple(decoder.frame_shape)}; stopped (every frame of this source "
+                           "would be refused).")
+                skipped += 1
+                skipped_frames.append((number, "wrong frame shape"))
+                break
             try:
-                result = decoder.push(frame)
+                result = decoder.push(frame, number)
             except ValueError as err:
                 skipped += 1
                 in_a_row += 1
                 errors.append(str(err))
+                skipped_frames.append((number, _reason(err)))
                 if max_errors is not None and in_a_row > max_errors:
                     message = (f"{in_a_row} frames in a row could not be decoded; stopped. "
                                f"Last: {err}")
@@ -125,7 +169,18 @@ def stream_batches(decoder: LiveDecoder, source: Iterable[np.ndarray], *,
         decoded += 1
     yield batch(done=True)
     return StreamSummary(frames_in, decoded, skipped, int(getattr(source, "dropped", 0)),
-                         decoder.lag_frames, message, np.asarray(latencies, np.float64))
+                         decoder.lag_frames, message, np.asarray(latencies, np.float64),
+                         failed=bool(getattr(source, "failed", False)))
+
+
+def _reason(err: ValueError) -> str:
+    """A refused frame's reason, short enough for one CSV cell."""
+    text = str(err)
+    for key, reason in (("NaN", "NaN or infinite values"), ("shape", "wrong frame shape"),
+                        ("not numbers", "not numbers")):
+        if key in text:
+            return reason
+    return text.split(";")[0]
 
 
 def live_steps(make_decoder: Callable[[], LiveDecoder], source: Iterable[np.ndarray], *,
