@@ -316,7 +316,8 @@ def label_names_for(path: str | os.PathLike, columns) -> dict[str, str]:
     return {c: f"{stem}_{i}" for i, c in enumerate(names)}
 
 
-def labels_on_frames(path: str | os.PathLike, kind: str, n_frames: int, fs: float | None) -> LabelSet:
+def labels_on_frames(path: str | os.PathLike, kind: str, n_frames: int,
+                     fs: float | None) -> LabelSet:
     """Every column of a labels file as ``kind`` labels with one row per imaging frame.
 
     A time column (named ``time``, ``t``, ``timestamp``…, see :data:`TIME_COLUMN_NAMES`) is
