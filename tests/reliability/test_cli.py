@@ -95,7 +95,7 @@ def test_ctrl_c_ends_with_130_one_line_and_no_file(traces, tmp_path, monkeypatch
 def test_sigterm_ends_with_143_one_line_and_no_file(traces, tmp_path, unchanged):
     out = tmp_path / "m.pt"
     cmd = [sys.executable, "-m", "napari_cebra.cli", "train", str(traces), "--out", str(out),
-           "--embedding", str(tmp_path / "e.h5"), "--iterations", "10000000", "--batch-size", "32",
+           "--embedding", str(tmp_path / "e.h5"), "--iterations", "1000000", "--batch-size", "32",
            "--hidden-units", "8", "--device", "cpu"]
     with unchanged():
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
