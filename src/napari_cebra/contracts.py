@@ -35,6 +35,8 @@ EXTRA_TRACES_FIELDS = {
     "sample": "which built-in sample made the layer",
     "ground_truth": "True when the traces are a simulation's true traces",
     "source_layer": "name of the stack layer the traces were extracted from",
+    "plane": "(N,) int, the imaging plane of each trace column (multi-plane recordings)",
+    "nplanes": "how many imaging planes the traces come from",
 }
 """Optional keys of a traces record beside :data:`TRACES_FIELDS`, and what each holds."""
 

@@ -48,10 +48,27 @@ def read_suite2p_folder(path: str | list[str]) -> list[LayerData]:
     folder = _single(path)
     planes = plane_dirs(folder) or [folder]  # no plane: load_session says what is missing
     name = _folder_name(folder)
+    if len(planes) > 1:
+        return plane_set_layers(folder, name)
+    return session_layers(load_session(planes[0]), name)
+
+
+def plane_set_layers(folder: Path, name: str) -> list[LayerData]:
+    """Several planes: each plane's mean image on its own tile (planes side by side) and one
+    ROI layer over all tiles whose features and traces record carry each ROI's ``plane``."""
+    from napari_cebra.imaging.planes import load_planes
+
+    pset = load_planes(folder)
     layers: list[LayerData] = []
-    for plane in planes:
-        label = name if len(planes) == 1 else f"{name} {plane.name}"
-        layers += session_layers(load_session(plane), label)
+    for p, (session, offset) in enumerate(zip(pset.sessions, pset.offsets, strict=True)):
+        layers.append((session.suite2p.mean_image, {
+            "name": f"{name} plane{p} mean image", "colormap": "gray", "translate": offset,
+            "metadata": {"plane": p}}, "image"))
+    features = pset.roi_features()
+    layers.append((pset.roi_labels(), {
+        "name": f"{name} ROIs ({pset.nplanes} planes)", "features": features,
+        "metadata": record_metadata(pset.layer_metadata()),
+        "colormap": roi_colormap(features["iscell"]), "opacity": 0.5}, "labels"))
     return layers
 
 
