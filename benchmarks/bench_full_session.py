@@ -33,6 +33,7 @@ pyvirtualdisplay when none is set).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -54,10 +55,8 @@ HEARTBEAT_MS = 10
 
 def reset_peak() -> None:
     """Reset this process's peak RSS (VmHWM) to its current RSS (Linux ≥ 4.0)."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def peak_mb() -> float:
@@ -265,6 +264,7 @@ def run_session(args, work: Path, truth) -> dict:
         decode.traces_box.setCurrentText(rois.name)
         decode.movie_box.setCurrentText("stimulus movie")
         decode.model_box.setCurrentText(FROM_TRAIN_WIDGET)
+        decode.iter_spin.setValue(args.iterations)  # the controls retrain: as many steps
         decode.run_button.click()
         spin_until(lambda: not decode.running)
         if decode.report is None:
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     out = args.out or Path(__file__).parent / "results" / (
         f"full_session_{args.frames}x{args.size}.json")
-    from napari_cebra.files import check_target, write_json
+    from napari_cebra.files import check_target
 
     check_target(out, what="benchmark results")
     display = None
@@ -489,7 +489,7 @@ def print_table(r: dict) -> None:
         print(f"extraction overhead: {s['extraction_overhead']:.3f}× wall, "
               f"{s['extraction_overhead_equal_pipeline']:.3f}× at equal pipeline time "
               f"(target ≤ {TARGET_OVERHEAD})")
-    print(f"decoding accuracy (±1 s): " + ", ".join(
+    print("decoding accuracy (±1 s): " + ", ".join(
         f"{k} {v:.1%}" for k, v in r["decoding"].items()) + f" (chance {r['chance']:.1%})")
 
 

@@ -46,6 +46,7 @@ from napari_cebra.gui.model_source import (
     checked_model_file,
     train_widget_model,
 )
+from napari_cebra.views import lazy_frames
 
 if TYPE_CHECKING:
     import napari
@@ -416,7 +417,7 @@ class DecodeWidget(RunsJobs, QWidget):
         dec_name = f"decoded frames ({name}, repeat {rep.test_repeat})"
         for key, layer_name, frames in (("true", true_name, rep.true_frames),
                                         ("decoded", dec_name, rep.result(name).prediction)):
-            data = movie[np.asarray(frames)]
+            data = lazy_frames(movie, frames)  # read frame by frame when drawn
             if layer_name in self.viewer.layers:
                 self.viewer.layers.remove(layer_name)
             layer = self.viewer.add_image(

@@ -63,8 +63,13 @@ def run_planes_steps(source, params, out_dir: PathLike | None = None, *, nplanes
     """suite2p on every plane of ``source``; yields progress, returns the plane folders
     ``<out>/suite2p/plane{p}`` (published together once all planes are done)."""
     from .output_folders import OutputFolder, _retarget_paths, default_output_dir
-    from .suite2p_run import _db_for, _progress_of, _run_plane_in_thread, suite2p_settings, \
-        write_binary
+    from .suite2p_run import (
+        _db_for,
+        _progress_of,
+        _run_plane_in_thread,
+        suite2p_settings,
+        write_binary,
+    )
 
     params.validate()
     stacks = _plane_stacks(source, nplanes)

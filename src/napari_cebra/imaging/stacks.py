@@ -189,11 +189,19 @@ def open_stack(source: PathLike | Sequence[PathLike], name: str | None = None):
 def iter_frames(stack, batch: int = 500):
     """Yield (start, frames as ndarray) batches of a lazy stack, reading only one batch at once."""
     n = int(stack.shape[0])
+    # a read-only np.memmap: the pages read are dropped after each batch, so one pass over a
+    # file larger than memory leaves no trace in this process's memory (they are re-read
+    # from the file if the batch is touched again)
+    mapping = getattr(stack, "_mmap", None) if getattr(stack, "mode", None) == "r" else None
     for start in range(0, n, batch):
         block = stack[start : start + batch]
         if hasattr(block, "compute"):
             block = block.compute()
         yield start, np.asarray(block)
+        if mapping is not None and hasattr(mapping, "madvise"):
+            import mmap
+
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 # ---------------------------------------------------------------- frame rate from metadata
