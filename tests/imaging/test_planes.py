@@ -61,19 +61,24 @@ def test_reader_puts_each_plane_on_its_tile_with_the_plane_in_the_features(two_p
 
     truth, sessions, out = two_planes
     layers = get_suite2p_reader(str(out))(str(out))
-    means = [(d, k) for d, k, kind in layers if kind == "image"]
-    assert [k["translate"][1] for _, k in means] == [0.0, 80 + 8]
-    (labels, kwargs, kind), = [layer for layer in layers if layer[2] == "labels"]
-    features = kwargs["features"]
-    n0, n1 = (s.suite2p.n_rois for s in sessions)
-    assert labels.shape == (80, 2 * 80 + 8)
-    np.testing.assert_array_equal(features["plane"], [0] * n0 + [1] * n1)
-    assert set(np.unique(labels[:, :80])) - {0} <= set(range(1, n0 + 1))
-    assert set(np.unique(labels[:, 88:])) - {0} == set(range(n0 + 1, n0 + n1 + 1))
+    rois = [(d, k) for d, k, kind in layers if kind == "labels"]
+    assert [k["translate"][-1] for _, k in rois] == [0.0, 80 + 8]  # plane 1 right of plane 0
+    assert all(k["translate"] == layer[1]["translate"] for layer in layers
+               if "plane1" in layer[1]["name"] for _, k in rois[1:])
+    for p, ((labels, kwargs), session) in enumerate(zip(rois, sessions, strict=True)):
+        assert labels.shape == (80, 80) and labels.max() == session.suite2p.n_rois
+        np.testing.assert_array_equal(kwargs["features"]["plane"], p)
+        record = traces_of(kwargs["metadata"])
+        np.testing.assert_array_equal(record["traces"], session.traces)
+        assert record["nplanes"] == 2 and set(record["plane"]) == {p}
+    (grid, kwargs, _), = [layer for layer in layers if layer[1]["name"].endswith("all planes "
+                                                                                 "traces")]
     record = traces_of(kwargs["metadata"])
-    assert record["traces"].shape == (truth.n_frames, n0 + n1) and record["nplanes"] == 2
-    np.testing.assert_array_equal(record["plane"], features["plane"])
+    n0, n1 = (s.suite2p.n_rois for s in sessions)
+    assert record["traces"].shape == (truth.n_frames, n0 + n1) and grid.shape[0] == truth.n_frames
+    np.testing.assert_array_equal(record["plane"], [0] * n0 + [1] * n1)
     np.testing.assert_allclose(record["traces"][:, n0:], sessions[1].traces)
+    np.testing.assert_allclose(record["trace_sets"]["F"][:, :n0], sessions[0].trace_sets["F"])
 
 
 def test_training_on_both_planes_or_one(two_planes):

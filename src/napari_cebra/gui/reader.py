@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra.imaging.planes import TILE_GAP
 from napari_cebra.imaging.stacks import TIFF_SUFFIXES, frame_rate_of, open_stack
 from napari_cebra.imaging.suite2p_read import is_suite2p_folder, plane_dirs
 
@@ -54,21 +55,34 @@ def read_suite2p_folder(path: str | list[str]) -> list[LayerData]:
 
 
 def plane_set_layers(folder: Path, name: str) -> list[LayerData]:
-    """Several planes: each plane's mean image on its own tile (planes side by side) and one
-    ROI layer over all tiles whose features and traces record carry each ROI's ``plane``."""
-    from napari_cebra.imaging.planes import load_planes
+    """Several planes side by side: each plane's mean image, registered movie and ROI layer
+    on its own tile (translated), the plane in each ROI layer's features and traces record,
+    and one traces layer of every plane's ROIs together (to train on all planes at once)."""
+    from napari_cebra.imaging.planes import combine_planes
+    from napari_cebra.imaging.session import load_session
 
-    pset = load_planes(folder)
-    layers: list[LayerData] = []
-    for p, (session, offset) in enumerate(zip(pset.sessions, pset.offsets, strict=True)):
-        layers.append((session.suite2p.mean_image, {
-            "name": f"{name} plane{p} mean image", "colormap": "gray", "translate": offset,
-            "metadata": {"plane": p}}, "image"))
-    features = pset.roi_features()
-    layers.append((pset.roi_labels(), {
-        "name": f"{name} ROIs ({pset.nplanes} planes)", "features": features,
-        "metadata": record_metadata(pset.layer_metadata()),
-        "colormap": roi_colormap(features["iscell"]), "opacity": 0.5}, "labels"))
+    from .layers import traces_layer
+
+    sessions = [load_session(plane) for plane in plane_dirs(folder)]
+    try:
+        pset = combine_planes(sessions)
+    except ValueError:  # planes of different lengths: each on its own, nothing combined
+        pset = None
+    x, layers = 0.0, []
+    for p, session in enumerate(sessions):
+        plane_layers = session_layers(session, f"{name} plane{p}",
+                                      geometry={"translate": (0.0, x)})
+        x += session.suite2p.shape[1] + TILE_GAP
+        _, kwargs, _ = plane_layers[-1]
+        kwargs["features"]["plane"] = np.full(session.suite2p.n_rois, p)
+        kwargs["metadata"]["napari_cebra"].update(
+            plane=np.full(session.suite2p.n_rois, p), nplanes=len(sessions))
+        layers += plane_layers
+    if pset is not None:
+        layers.append(traces_layer(
+            pset.traces, name=f"{name} all planes traces", fs=pset.fs,
+            trace_sets=pset.trace_sets, plane=pset.plane, nplanes=pset.nplanes,
+            suite2p_dir=str(Path(sessions[0].suite2p.plane_dir).parent)))
     return layers
 
 
