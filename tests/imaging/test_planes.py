@@ -13,14 +13,16 @@ from napari_cebra.imaging.planes import (
 from napari_cebra.imaging.stacks import open_stack
 from napari_cebra.progress import drain
 from napari_cebra.synthetic.calcium_movie import match_centroids
-from napari_cebra.synthetic.session_on_disk import write_v1_session
+from napari_cebra.synthetic.session_on_disk import write_two_plane_sample
 
 
 @pytest.fixture(scope="module")
 def two_planes(tmp_path_factory):
     work = tmp_path_factory.mktemp("planes")
-    truth = write_v1_session(work / "two_planes.tif", n_frames=400, size=80, n_neurons=24,
-                             diameter=10.0, nplanes=2, seed=3)
+    truth = write_two_plane_sample(work / "sample")  # the whole-path sample's 2-plane variant
+    assert sorted(p.name for p in (work / "sample").iterdir()) == [
+        "frame_labels.csv", "ground_truth.npz", "stimulus_movie.npy", "v1_two_planes.tif"]
+    assert open_stack(truth.path).shape == (2 * truth.n_frames, 80, 80)
     sessions = drain(extract_planes_steps(
         truth.path, fs=truth.fs, nplanes=2, tau=truth.tau, diameter=truth.diameter,
         out_dir=work / "out", torch_device="cpu"))

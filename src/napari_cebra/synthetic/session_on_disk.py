@@ -173,3 +173,28 @@ def write_v1_session(path: str | Path, *, n_frames: int, size: int = 512,
         diameter=float(diameter), movie=pop.movie, frame_id=pop.frame_id, repeat=pop.repeat,
         centroids=[p.centroids for p in planes], neurons=list(groups),
         true_traces=[p.traces for p in planes])
+
+
+def write_two_plane_sample(folder: str | Path, *, n_frames: int = 400, size: int = 80,
+                           n_neurons: int = 24, seed: int = 3) -> DiskSession:
+    """The whole-path sample's two-plane variant, generated (a few MB, seconds):
+    ``v1_two_planes.tif`` (planes interleaved frame by frame, 15 volumes/s per plane as at
+    30 Hz), ``frame_labels.csv`` (``frame_id``, ``repeat`` per volume), ``stimulus_movie.npy``
+    and ``ground_truth.npz`` (per plane: centroids and true traces)."""
+    from napari_cebra.files import atomic_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "v1_two_planes.tif") as tmp:
+        truth = write_v1_session(Path(tmp), n_frames=n_frames, size=size, n_neurons=n_neurons,
+                                 fs=15.0, diameter=10.0, nplanes=2, seed=seed)
+    truth.path = folder / "v1_two_planes.tif"
+    rows = "".join(f"{f},{r}\n" for f, r in zip(truth.frame_id, truth.repeat, strict=True))
+    with atomic_path(folder / "frame_labels.csv") as tmp:
+        Path(tmp).write_text("frame_id,repeat\n" + rows)
+    with atomic_path(folder / "stimulus_movie.npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, truth.movie)
+    with atomic_path(folder / "ground_truth.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **{f"centroids_plane{p}": c for p, c in enumerate(truth.centroids)},
+                 **{f"true_traces_plane{p}": t for p, t in enumerate(truth.true_traces)})
+    return truth
