@@ -218,15 +218,24 @@ def run_session(args, work: Path, truth) -> dict:
             raise RuntimeError(f"extraction failed: {extract.status.text()}")
         return next(layer for layer in viewer.layers if layer.name.endswith(" ROIs"))
 
-    rois = stages.run("extract (suite2p)", run_extract)
-    plane = work / "plugin" / "suite2p" / "plane0"
-    ops = np.load(plane / "ops.npy", allow_pickle=True).item()
-    out["plugin_pipeline_s"] = float(ops["plane_times"]["total_plane_runtime"])
+    def open_results():
+        viewer.open(str(args.suite2p_folder), plugin="napari-cebra")
+        flush()
+        return next(layer for layer in viewer.layers if layer.name.endswith(" ROIs"))
+
+    if args.suite2p_folder is None:
+        rois = stages.run("extract (suite2p)", run_extract)
+        plane = work / "plugin" / "suite2p" / "plane0"
+        ops = np.load(plane / "ops.npy", allow_pickle=True).item()
+        out["plugin_pipeline_s"] = float(ops["plane_times"]["total_plane_runtime"])
+    else:  # suite2p's results of an earlier run, opened with the reader
+        rois = stages.run("open results (reader)", open_results)
     n_rois = len(rois.features)
     n_cells = int(rois.features["iscell"].sum())
     out["rois"], out["cells"] = n_rois, n_cells
 
-    stages.run("open suite2p folder", lambda: read_suite2p_folder(str(work / "plugin")))
+    folder = args.suite2p_folder or work / "plugin"
+    stages.run("open suite2p folder", lambda: read_suite2p_folder(str(folder)))
     trace = stages.run("trace view", lambda: _dock(viewer, TraceView(viewer), "traces"))
     labels = LabelsWidget(viewer)
     viewer.window.add_dock_widget(labels, name="labels")
@@ -384,6 +393,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--work", type=Path, default=None, help="folder for the TIFF and outputs")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reuse", action="store_true",
+                   help="take the TIFF, labels and bare suite2p results an earlier run left in "
+                        "--work; open those results instead of extracting (no overhead ratio)")
     args = p.parse_args(argv)
     out = args.out or Path(__file__).parent / "results" / (
         f"full_session_{args.frames}x{args.size}.json")
@@ -413,9 +425,13 @@ def _run(args, work: Path, out: Path) -> dict:
 
     t = time.perf_counter()
     (work / "data").mkdir(exist_ok=True)
-    truth = write_v1_session(work / "data" / "session.tif", n_frames=args.frames,
-                             size=args.size, n_neurons=args.neurons, fs=args.fs,
-                             diameter=args.diameter, seed=args.seed)
+    args.suite2p_folder = work / "bare" if args.reuse else None
+    if args.reuse:
+        truth = earlier_session(args, work)
+    else:
+        truth = write_v1_session(work / "data" / "session.tif", n_frames=args.frames,
+                                 size=args.size, n_neurons=args.neurons, fs=args.fs,
+                                 diameter=args.diameter, seed=args.seed)
     render_s = time.perf_counter() - t
     render_peak = peak_mb()
     stack_gb = truth.path.stat().st_size / 1e9
@@ -426,7 +442,7 @@ def _run(args, work: Path, out: Path) -> dict:
           f"{args.neurons} neurons, {int(truth.repeat.max()) + 1} repeats; rendered in "
           f"{render_s:.0f} s, peak RSS {render_peak:.0f} MB", flush=True)
     bare = None
-    if not args.no_bare:
+    if not args.no_bare and not args.reuse:
         params = ExtractParams(fs=truth.fs, tau=truth.tau, diameter=truth.diameter,
                                registration="rigid", torch_device="cpu")
         np.save(work / "settings.npy", suite2p_settings(params, truth.shape))
@@ -449,6 +465,21 @@ def _run(args, work: Path, out: Path) -> dict:
     return result
 
 
+def earlier_session(args, work: Path):
+    """The session an earlier run rendered into ``work`` (its movie re-simulated: cheap)."""
+    from types import SimpleNamespace
+
+    from napari_cebra.synthetic.v1 import v1_session
+
+    n_repeats = int(np.clip(args.frames // 900, 4, 30))
+    pop = v1_session(n_repeats=n_repeats, movie_seconds=args.frames / (args.fs * n_repeats),
+                     fs=args.fs, n_neurons=args.neurons, seed=args.seed)
+    return SimpleNamespace(path=work / "data" / "session.tif", n_frames=len(pop.frame_id),
+                           fs=args.fs, tau=float(pop.params.get("tau", 0.7)),
+                           diameter=args.diameter, movie=pop.movie, frame_id=pop.frame_id,
+                           repeat=pop.repeat, shape=(args.size, args.size))
+
+
 def summarise(r: dict) -> dict:
     stages = r["stages"]
     outside = {k: v for k, v in stages.items() if k != "extract (suite2p)"}
@@ -463,7 +494,7 @@ def summarise(r: dict) -> dict:
     s["click_response_p99_ms"] = {k: v["response_p99_ms"] for k, v in interaction.items()
                                   if isinstance(v, dict) and "response_p99_ms" in v}
     bare = r.get("bare_suite2p")
-    if bare:
+    if bare and "extract (suite2p)" in stages:
         plugin = stages["extract (suite2p)"]["wall_s"]
         s["extraction_overhead"] = plugin / bare["wall_s"]
         # the time outside suite2p's own pipeline added to one pipeline time: noise-free
