@@ -38,6 +38,8 @@ EXTRA_TRACES_FIELDS = {
     "ground_truth": "True when the traces are a simulation's true traces",
     "source_layer": "name of the stack layer the traces were extracted from",
     "behaviour_report": "how pose-derived labels were cleaned and aligned (behaviour.clocks)",
+    "plane": "(N,) int, the imaging plane of each trace column (multi-plane recordings)",
+    "nplanes": "how many imaging planes the traces come from",
 }
 """Optional keys of a traces record beside :data:`TRACES_FIELDS`, and what each holds."""
 

@@ -55,3 +55,43 @@ def display_indices(n_samples: int, max_points: int | None) -> np.ndarray:
     if max_points is None or n_samples <= max_points:
         return np.arange(n_samples)
     return np.unique(np.linspace(0, n_samples - 1, int(max_points)).round().astype(np.int64))
+
+
+
+class FrameTake:
+    """``movie[frames]`` that reads a frame only when it is asked for (an array-like napari
+    draws: ``shape``, ``dtype``, ``ndim``, indexing and ``np.asarray``).
+
+    The decoded and true frames of a test repeat (thousands of frames of a full-size movie)
+    are never materialised; napari reads the frame on screen.
+    """
+
+    def __init__(self, movie, frames) -> None:
+        self.movie = movie
+        self.frames = np.asarray(frames, dtype=np.int64)
+        self.shape = (len(self.frames), *tuple(movie.shape[1:]))
+        self.dtype = np.dtype(movie.dtype)
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        if key and key[0] is Ellipsis:
+            key = (slice(None), *key) if len(key) < self.ndim else key[1:]
+        first, rest = (key[0], key[1:]) if key else (slice(None), ())
+        picked = self.frames[first]
+        if np.ndim(picked) == 0:
+            return np.asarray(self.movie[int(picked)])[rest]
+        return np.asarray(self.movie[picked])[(slice(None), *rest)]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.asarray(self.movie[self.frames])
+        return out if dtype is None else out.astype(dtype)
+
+
+def lazy_frames(movie, frames) -> FrameTake:
+    """``movie[frames]`` without copying them: see :class:`FrameTake`."""
+    return FrameTake(movie, frames)

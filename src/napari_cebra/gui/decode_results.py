@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, 
 
 from napari_cebra.contracts import embedding_record
 from napari_cebra.gui.frame_plot import FramePlot
+from napari_cebra.views import lazy_frames
 
 
 class DecodeResults(QWidget):
@@ -54,7 +55,7 @@ class DecodeResults(QWidget):
         dec_name = f"decoded frames ({name}, repeat {rep.test_repeat})"
         for key, layer_name, frames in (("true", true_name, rep.true_frames),
                                         ("decoded", dec_name, rep.result(name).prediction)):
-            data = movie[np.asarray(frames)]
+            data = lazy_frames(movie, frames)  # read frame by frame when drawn
             if layer_name in self.viewer.layers:
                 self.viewer.layers.remove(layer_name)
             layer = self.viewer.add_image(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_cebra.imaging.planes import TILE_GAP
 from napari_cebra.imaging.stacks import TIFF_SUFFIXES, frame_rate_of, open_stack
 from napari_cebra.imaging.suite2p_read import is_suite2p_folder, plane_dirs
 
@@ -48,10 +49,40 @@ def read_suite2p_folder(path: str | list[str]) -> list[LayerData]:
     folder = _single(path)
     planes = plane_dirs(folder) or [folder]  # no plane: load_session says what is missing
     name = _folder_name(folder)
-    layers: list[LayerData] = []
-    for plane in planes:
-        label = name if len(planes) == 1 else f"{name} {plane.name}"
-        layers += session_layers(load_session(plane), label)
+    if len(planes) > 1:
+        return plane_set_layers(folder, name)
+    return session_layers(load_session(planes[0]), name)
+
+
+def plane_set_layers(folder: Path, name: str) -> list[LayerData]:
+    """Several planes side by side: each plane's mean image, registered movie and ROI layer
+    on its own tile (translated), the plane in each ROI layer's features and traces record,
+    and one traces layer of every plane's ROIs together (to train on all planes at once)."""
+    from napari_cebra.imaging.planes import combine_planes
+    from napari_cebra.imaging.session import load_session
+
+    from .layers import traces_layer
+
+    sessions = [load_session(plane) for plane in plane_dirs(folder)]
+    try:
+        pset = combine_planes(sessions)
+    except ValueError:  # planes of different lengths: each on its own, nothing combined
+        pset = None
+    x, layers = 0.0, []
+    for p, session in enumerate(sessions):
+        plane_layers = session_layers(session, f"{name} plane{p}",
+                                      geometry={"translate": (0.0, x)})
+        x += session.suite2p.shape[1] + TILE_GAP
+        _, kwargs, _ = plane_layers[-1]
+        kwargs["features"]["plane"] = np.full(session.suite2p.n_rois, p)
+        kwargs["metadata"]["napari_cebra"].update(
+            plane=np.full(session.suite2p.n_rois, p), nplanes=len(sessions))
+        layers += plane_layers
+    if pset is not None:
+        layers.append(traces_layer(
+            pset.traces, name=f"{name} all planes traces", fs=pset.fs,
+            trace_sets=pset.trace_sets, plane=pset.plane, nplanes=pset.nplanes,
+            suite2p_dir=str(Path(sessions[0].suite2p.plane_dir).parent)))
     return layers
 
 

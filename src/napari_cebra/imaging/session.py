@@ -96,22 +96,29 @@ class ImagingSession:
 
 
 def dff_from_sets(
-    trace_sets: dict[str, np.ndarray], fs: float | None, baseline: BaselineParams
+    trace_sets: dict[str, np.ndarray], fs: float | None, baseline: BaselineParams,
+    block: int = 256,
 ) -> np.ndarray:
-    """dF/F (T, N) float32 from a session's "F" (and "Fneu") trace sets, both (T, N)."""
-    F = np.asarray(trace_sets["F"], dtype=np.float64).T
-    if F.shape[0] == 0:
-        return np.zeros((F.shape[1], 0), np.float32)
-    Fneu = trace_sets.get("Fneu")
-    return delta_f_over_f(
-        F,
-        None if Fneu is None else np.asarray(Fneu, dtype=np.float64).T,
-        neuropil_coefficient=baseline.neuropil_coefficient,
-        method=baseline.method if fs else "constant",
-        fs=fs,
-        window_s=baseline.window_s,
-        percentile=baseline.percentile,
-    ).T.copy()
+    """dF/F (T, N) float32 from a session's "F" (and "Fneu") trace sets, both (T, N).
+
+    ROIs are done ``block`` at a time (dF/F is per ROI), so the float64 working copies stay
+    a few hundred MB however many cells a lab-size session has.
+    """
+    F_all, Fneu_all = trace_sets["F"], trace_sets.get("Fneu")
+    n_frames, n_rois = np.shape(F_all)
+    out = np.empty((n_frames, n_rois), np.float32)
+    for start in range(0, n_rois, block):
+        cols = slice(start, start + block)
+        out[:, cols] = delta_f_over_f(
+            np.asarray(F_all[:, cols], dtype=np.float64).T,
+            None if Fneu_all is None else np.asarray(Fneu_all[:, cols], dtype=np.float64).T,
+            neuropil_coefficient=baseline.neuropil_coefficient,
+            method=baseline.method if fs else "constant",
+            fs=fs,
+            window_s=baseline.window_s,
+            percentile=baseline.percentile,
+        ).T
+    return out
 
 
 def session_from_output(

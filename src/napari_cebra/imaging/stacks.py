@@ -285,11 +285,19 @@ def iter_frames(stack, batch: int | None = None, *, batch_bytes: int = BATCH_BYT
     check_memory(frame_bytes, source, "one frame",
                  shape=stack.shape[1:], dtype=stack.dtype)
     batch = frames_per_batch(stack.shape[1:], stack.dtype, most=batch, batch_bytes=batch_bytes)
+    # a read-only np.memmap: the pages read are dropped after each batch, so one pass over a
+    # file larger than memory leaves no trace in this process's memory (they are re-read
+    # from the file if the batch is touched again)
+    mapping = getattr(stack, "_mmap", None) if getattr(stack, "mode", None) == "r" else None
     for start in range(0, n, batch):
         block = stack[start : start + batch]
         if hasattr(block, "compute"):
             block = block.compute()
         yield start, np.asarray(block)
+        if mapping is not None and hasattr(mapping, "madvise"):
+            import mmap
+
+            mapping.madvise(mmap.MADV_DONTNEED)
 
 
 # ---------------------------------------------------------------- frame rate from metadata
