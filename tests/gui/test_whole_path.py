@@ -106,3 +106,70 @@ def test_decode_refuses_a_train_model_that_saw_the_test_repeat():
         check_model_unseen(Train(), repeat, 5)
     Settings.test_fraction = 0.34
     check_model_unseen(Train(), repeat, 5)
+
+
+# -- the demo's path on a tiny demo session: the result screen ---------------------------------
+TINY = dict(n_repeats=5, movie_seconds=8.0, fs=10.0, n_neurons=40, shape=(96, 96), diameter=8.0)
+
+
+def test_the_demo_ends_on_true_and_decoded_frames_side_by_side(make_napari_viewer, tmp_path,
+                                                              monkeypatch):
+    from napari_cebra.cli.demo import demo_settings, run_whole_path, setup_whole_path
+    from napari_cebra.gui.embedding_view import EmbeddingView
+    from napari_cebra.gui.walkthrough import arrange_result
+    from napari_cebra.whole_path.demo_protocol import accuracies, result_lines
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # never the user's cache
+    monkeypatch.chdir(tmp_path)
+    viewer = make_napari_viewer()
+    said = []
+    widgets = setup_whole_path(viewer, 300, seed=0, session=TINY, say=said.append)
+    assert any("simulating 40 V1 neurons" in s for s in said)  # first use: generated, said so
+    widgets["extract"].out_edit.setText(str(tmp_path / "s2p"))
+    run_whole_path(widgets, demo_settings(300, 0), said.append)
+    assert [s for s in said if s.startswith("[")] == [
+        "[1/4] Extract traces (suite2p) …", "[2/4] Attach labels …", "[3/4] Train CEBRA …",
+        "[4/4] Decode movie frames …"]
+    train = widgets["train"]
+    assert train.result.settings.max_iterations == 300 and train.label_columns() == (
+        "frame_id",)
+
+    true, decoded, error = arrange_result(viewer, widgets)
+    report = widgets["decode"].report
+    # exactly the three in the grid, one row, the true frames top-left, decoded beside them
+    canvas = viewer.canvas
+    assert canvas.grid.enabled and canvas.grid.shape == (1, 3)
+    assert [layer for layer in viewer.layers if layer.visible] == [error, decoded, true]
+    assert list(viewer.layers)[-3:] == [error, decoded, true]  # the top layer is top-left
+    rois = [layer for layer in viewer.layers if layer.name.endswith("ROIs")]
+    assert rois and not any(layer.visible for layer in rois)  # hidden, one click away
+    assert len(viewer.layers) > 3
+    assert true.data.shape == decoded.data.shape == error.data.shape
+    assert tuple(true.contrast_limits) == tuple(decoded.contrast_limits)
+    assert tuple(true.scale) == tuple(decoded.scale) and tuple(true.translate) == tuple(
+        decoded.translate)
+    assert all(layer.name_overlay.visible for layer in (true, decoded, error))
+    assert "true" in true.name and "decoded" in decoded.name
+    text = canvas.overlays.text
+    assert text.visible and f"repeat {report.test_repeat}" in text.text
+    assert "CEBRA" in text.text and "PCA" in text.text and "chance" in text.text
+    # the slider moves the three together, and the embedding view follows it
+    k = 17
+    t = int(report.test_index[k])
+    viewer.dims.set_current_step(0, t)
+    movie = viewer.layers[MOVIE_NAME].data
+    cebra = report.result("cebra")
+    np.testing.assert_array_equal(decoded._data_view, movie[cebra.prediction[k]])
+    np.testing.assert_array_equal(true._data_view, movie[report.true_frames[k]])
+    np.testing.assert_allclose(error._data_view, np.abs(decoded._data_view - true._data_view))
+    assert EmbeddingView.for_viewer(viewer).current_frame() == t
+
+    # the result, on this fixed seed: CEBRA far above its shuffled control and chance
+    acc = accuracies(report)
+    assert acc["cebra"] > acc["cebra (labels shuffled)"] + 0.1, acc
+    assert acc["cebra"] > 2 * acc["chance"], acc
+    assert acc["raw (neural shuffled)"] < acc["cebra"], acc
+    lines = result_lines(report)
+    assert lines[0].startswith(f"Held-out repeat {report.test_repeat}")
+    assert ("CEBRA beats" in lines[-1]) == (
+        acc["cebra"] - max(acc["raw"], acc["pca"]) >= 0.05), lines

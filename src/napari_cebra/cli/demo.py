@@ -92,14 +92,19 @@ def setup_whole_path(viewer, steps: int | None = None, *, seed: int = 0,
 
     ``steps``: Train's and Decode's iterations (default: the settings chosen for the demo).
     """
-    from napari_cebra.gui.sample_data import v1_demo_sample
+    from napari_cebra.gui.sample_data import stack_layers
     from napari_cebra.gui.walkthrough import dock_steps
     from napari_cebra.runtime import hide_triton
+    from napari_cebra.sample_files import demo_files, read_manifest
 
     hide_triton()
-    for data, kwargs, kind in v1_demo_sample(seed, session=session, say=say):
+    files = demo_files(seed, session=session, say=say)
+    for data, kwargs, kind in stack_layers(files):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
     widgets = dock_steps(viewer)
+    manifest = read_manifest(files.folder)  # the lab knows its indicator and cell size
+    widgets["extract"].tau.setValue(float(manifest["tau"]))
+    widgets["extract"].diameter.setValue(float(manifest["diameter"]))
     apply_settings(widgets, demo_settings(steps, seed))
     return widgets
 

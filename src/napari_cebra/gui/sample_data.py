@@ -106,14 +106,6 @@ def v1_stack_sample() -> list[LayerData]:
     return stack_layers(sample_files())
 
 
-def v1_demo_sample(seed: int = 0, session: dict | None = None, say=None) -> list[LayerData]:
-    """The whole-path demo's larger V1 session (generated once into the cache), as layers
-    like :func:`v1_stack_sample`'s."""
-    from napari_cebra.sample_files import demo_files
-
-    return stack_layers(demo_files(seed, session=session, say=say))
-
-
 def stack_layers(files) -> list[LayerData]:
     """The layers of a V1 imaging session's files (see :func:`v1_stack_sample`)."""
     import tifffile
