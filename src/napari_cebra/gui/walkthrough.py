@@ -118,7 +118,7 @@ def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
     three layers, left to right."""
     import numpy as np
 
-    from napari_cebra.whole_path.demo_protocol import accuracies
+    from napari_cebra.whole_path.demo_protocol import accuracies, verdict
 
     decode = widgets["decode"]
     report = decode.report
@@ -153,12 +153,26 @@ def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
         + " · ".join(f"{label} {acc[key]:.0%}" for key, label in (
             ("cebra", "CEBRA"), ("raw", "raw"), ("pca", "PCA"),
             ("cebra (labels shuffled)", "shuffled")) if key in acc)
-        + f" · chance {acc['chance']:.0%}")
+        + f" · chance {acc['chance']:.0%}\n{verdict(report).split(';')[0]}")
     overlay.font_size = 11
     overlay.position = "bottom_center"
     overlay.visible = True
+    _narrow_right_docks(viewer)
     viewer.reset_view()
     return shown
+
+
+def _narrow_right_docks(viewer: Any, width: int = 400) -> None:
+    """Give the canvas the room: the docks on the right no wider than ``width`` px."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QDockWidget
+
+    window = viewer.window._qt_window
+    right = Qt.DockWidgetArea.RightDockWidgetArea
+    docks = [d for d in window.findChildren(QDockWidget)
+             if d.isVisible() and window.dockWidgetArea(d) == right]
+    if docks:
+        window.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
 
 
 def _show_embedding(viewer: Any, widgets: dict[str, Any]) -> None:
