@@ -191,7 +191,7 @@ def paired_seeds(args, s, session, true_dff, cebra: dict, first: dict) -> dict:
 
 
 # -- the whole-path demo's session: the settings chosen on validation, the result per animal --
-DEFAULT_GRID = {"output_dimension": [8, 16, 32], "max_iterations": [1000, 2000],
+DEFAULT_GRID = {"output_dimension": [8, 32], "max_iterations": [500, 1000],
                 "temperature": [0.5, 1.0], "conditional": ["time_delta", "time"]}
 
 

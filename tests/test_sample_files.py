@@ -130,7 +130,8 @@ def demo_cache(tmp_path, monkeypatch):
     return tmp_path / "cache" / "napari-cebra"
 
 
-def test_the_demo_session_is_generated_once_with_its_settings_in_the_manifest(demo_cache):
+def test_the_demo_session_is_generated_once_with_its_settings_in_the_manifest(demo_cache,
+                                                                            monkeypatch):
     said = []
     files = sf.demo_files(3, session=TINY, say=said.append)
     assert files.folder.parent == demo_cache and files.folder.name.startswith(
@@ -149,6 +150,13 @@ def test_the_demo_session_is_generated_once_with_its_settings_in_the_manifest(de
     again = sf.demo_files(3, session=TINY, say=said.append)
     assert again == files and not said
     assert {p.name: p.stat().st_mtime_ns for p in again.folder.iterdir()} == before
+    # a new choice of settings is recorded in the manifest; the files are not made again
+    monkeypatch.setattr(sf, "DEMO_CEBRA", {**sf.DEMO_CEBRA, "output_dimension": 99})
+    monkeypatch.setattr(sf, "DEMO_CHOICE", {"validation": {"a": 0.5}})
+    sf.demo_files(3, session=TINY)
+    assert sf.read_manifest(files.folder)["cebra"]["output_dimension"] == 99
+    assert sf.read_manifest(files.folder)["cebra_choice"] == {"validation": {"a": 0.5}}
+    assert files.stack.stat().st_mtime_ns == before[files.stack.name]
     # another animal is another folder, the same movie
     other = sf.demo_files(4, session=TINY)
     assert other.folder != files.folder
