@@ -139,7 +139,7 @@ def run_whole_path(widgets: dict, chosen: dict, say=print) -> None:
     for i, key in enumerate(STEPS, 1):
         say(f"[{i}/4] {STEPS[key][0]} …")
         start = time.monotonic()
-        press(widgets, key)
+        press(widgets, key, timeout_s=4 * 3600)  # a slow machine is slow, not broken
         say(f"      done in {time.monotonic() - start:.0f} s: {widgets[key].status.text()}")
         if key == "labels":
             apply_settings(widgets, chosen)
