@@ -135,27 +135,30 @@ def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
     shown = [true, decoded, error]
     for layer in viewer.layers:
         layer.visible = layer in shown
-    for layer in reversed(shown):  # the grid puts the top layer top-left
+    for layer in shown:  # the grid fills its cells in layer order: true, decoded, difference
         viewer.layers.move(viewer.layers.index(layer), len(viewer.layers))
     for layer in shown:
         layer.name_overlay.visible = True
     canvas = getattr(viewer, "canvas", viewer)
-    canvas.grid.shape = (1, len(shown))
+    height, width = (getattr(viewer, "_canvas_size", None) or (1, 3))[:2]
+    wide = width >= 1.5 * height  # a wide canvas: one row; a narrow one: two by two
+    canvas.grid.shape = (1, 3) if wide else (2, 2)
     canvas.grid.spacing = 0.05
     canvas.grid.enabled = True
     viewer.layers.selection.active = decoded
     _show_embedding(viewer, widgets)
     acc = accuracies(report)
+    where = ("left: true · middle: decoded from CEBRA · right: |difference|" if wide else
+             "top: true | decoded from CEBRA · below: |difference|")
     overlay = canvas.overlays.text if hasattr(canvas, "overlays") else viewer.text_overlay
     overlay.text = (
-        f"Held-out repeat {report.test_repeat} (never trained on) · left: true frame · "
-        f"middle: decoded from CEBRA · right: |difference|\n±1 s accuracy: "
+        f"Held-out repeat {report.test_repeat} (never trained on)\n{where}\n±1 s: "
         + " · ".join(f"{label} {acc[key]:.0%}" for key, label in (
             ("cebra", "CEBRA"), ("raw", "raw"), ("pca", "PCA"),
             ("cebra (labels shuffled)", "shuffled")) if key in acc)
-        + f" · chance {acc['chance']:.0%}\n{verdict(report).split(';')[0]}")
-    overlay.font_size = 11
-    overlay.position = "bottom_center"
+        + f" · chance {acc['chance']:.0%}\n{verdict(report).split(' (')[0].split(';')[0]}")
+    overlay.font_size = 10
+    overlay.position = "bottom_left"
     overlay.visible = True
     _narrow_right_docks(viewer)
     viewer.reset_view()
