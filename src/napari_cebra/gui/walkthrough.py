@@ -140,7 +140,7 @@ def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
     for layer in shown:
         layer.name_overlay.visible = True
     canvas = getattr(viewer, "canvas", viewer)
-    height, width = (getattr(viewer, "_canvas_size", None) or (1, 3))[:2]
+    height, width = tuple(getattr(canvas, "size", (1, 3)))[:2]  # numpy order: h × w
     wide = width >= 1.5 * height  # a wide canvas: one row; a narrow one: two by two
     canvas.grid.shape = (1, 3) if wide else (2, 2)
     canvas.grid.spacing = 0.05
