@@ -3,6 +3,8 @@
     python benchmarks/bench_whole_path.py                  # 10 repeats × 30 s, 200 cells, 256²
     python benchmarks/bench_whole_path.py --quick          # 4 repeats × 10 s, 60 cells, 128²
     python benchmarks/bench_whole_path.py --cebra-seeds 5  # + 4 more training seeds, paired
+    python benchmarks/bench_whole_path.py --demo --choose  # the demo's session: settings
+                                                           # chosen on validation, 3 animals
 
 The synthetic V1 imaging session (known footprints and true traces) is written to a TIFF and
 run through ``napari_cebra.whole_path.decode_stack_steps`` exactly as ``napari-cebra decode
@@ -26,6 +28,7 @@ Writes ``benchmarks/results/whole_path.json`` (or ``--out``; never overwriting a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -187,5 +190,101 @@ def paired_seeds(args, s, session, true_dff, cebra: dict, first: dict) -> dict:
             "mean_gap_points": float(gaps.mean()), "sd_gap_points": float(gaps.std(ddof=1))}
 
 
+# -- the whole-path demo's session: the settings chosen on validation, the result per animal --
+DEFAULT_GRID = {"output_dimension": [8, 32], "max_iterations": [500, 1000],
+                "temperature": [0.5, 1.0], "conditional": ["time_delta", "time"]}
+
+
+def demo(argv: list[str] | None = None) -> int:
+    """``--demo``: the demo session of each ``--seeds`` animal (from the cache, made on first
+    use), suite2p as the Extract widget runs it, then the demo's protocol; ``--choose`` first
+    picks the CEBRA settings on the first animal's validation repeat (test repeat dropped)."""
+    p = argparse.ArgumentParser(description="the whole-path demo's session (see --demo)")
+    p.add_argument("--demo", action="store_true")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--choose", action="store_true",
+                   help="choose the CEBRA settings on the validation repeat first")
+    p.add_argument("--grid", type=json.loads, default=DEFAULT_GRID,
+                   help="the sweep grid (JSON), batch.sweep's setting names")
+    p.add_argument("--work", type=Path, default=None, help="suite2p outputs (kept, reused)")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" /
+                   "whole_path_demo.json")
+    args = p.parse_args(argv)
+    from napari_cebra.analysis.report import json_safe
+    from napari_cebra.files import check_target, write_json
+    from napari_cebra.sample_files import DEMO_CEBRA, DEMO_SESSION
+    from napari_cebra.whole_path.demo_protocol import accuracies, choose_settings, verdict
+
+    check_target(args.out, what="benchmark results")
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_demo-"))
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() \
+        else []
+    chosen, rows, results = dict(DEMO_CEBRA), [], {}
+    for i, seed in enumerate(args.seeds):
+        inputs, seconds = _demo_inputs(seed, work)
+        if args.choose and i == 0:
+            print(f"choosing on animal {seed}'s validation repeat (test repeat dropped):")
+            t = time.perf_counter()
+            chosen, rows = choose_settings(*inputs, args.grid, seed=seed)
+            seconds["choose"] = time.perf_counter() - t
+            print(f"chosen: {chosen}", flush=True)
+        from napari_cebra.progress import drain
+        from napari_cebra.whole_path.demo_protocol import demo_decoding_steps
+
+        t = time.perf_counter()
+        report = drain(demo_decoding_steps(*inputs, chosen, seed=seed))
+        seconds["train + decode"] = time.perf_counter() - t
+        acc = accuracies(report)
+        results[seed] = dict(accuracy=acc, verdict=verdict(report), seconds=seconds,
+                             n_cells=int(inputs[0].shape[1]), test_repeat=report.test_repeat)
+        print(f"animal {seed}: " + ", ".join(f"{k} {v:.1%}" for k, v in acc.items())
+              + f"\n  {verdict(report)}\n  seconds: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()), flush=True)
+    print("\n| animal (seed) | CEBRA | raw | PCA | CEBRA, labels shuffled | dF/F shuffled "
+          "| chance |\n|---|---|---|---|---|---|---|")
+    for seed, r in results.items():
+        a = r["accuracy"]
+        print(f"| {seed} | " + " | ".join(f"{100 * a[k]:.1f} %" for k in (
+            "cebra", "raw", "pca", "cebra (labels shuffled)", "raw (neural shuffled)",
+            "chance")) + " |")
+    write_json(args.out, json_safe(dict(
+        benchmark="whole_path_demo", argv=sys.argv[1:], session=DEMO_SESSION, chosen=chosen,
+        validation=rows, results=results, loadavg_at_start=load)), what="benchmark results")
+    print(f"results: {args.out}")
+    return 0
+
+
+def _demo_inputs(seed: int, work: Path):
+    """(traces, frame_id, repeat, fs, movie) of animal ``seed``'s demo session after suite2p
+    (its output kept in ``work`` and reused), and the seconds each step took."""
+    import tifffile
+
+    from napari_cebra.imaging import extract_steps
+    from napari_cebra.imaging.session import load_session
+    from napari_cebra.progress import drain
+    from napari_cebra.sample_files import demo_files, read_manifest
+    from napari_cebra.whole_path import read_frame_labels
+    from napari_cebra.whole_path.stack_decoding import cell_traces
+
+    seconds = {}
+    t = time.perf_counter()
+    files = demo_files(seed, say=lambda text: print(f"  {text}", flush=True))
+    seconds["session (cache)"] = time.perf_counter() - t
+    manifest = read_manifest(files.folder)
+    out = work / f"seed{seed}"
+    t = time.perf_counter()
+    if (out / "suite2p").is_dir():
+        session = load_session(out)
+    else:
+        session = drain(extract_steps(files.stack, fs=files.fs, tau=manifest["tau"],
+                                      diameter=manifest["diameter"], out_dir=out,
+                                      torch_device="cpu"))
+    seconds["suite2p + dF/F"] = time.perf_counter() - t
+    traces, _ = cell_traces(session)
+    labels = read_frame_labels(files.frame_labels, n_frames=session.n_frames)
+    movie = tifffile.imread(files.movie).astype(np.float32) / 255.0
+    return (traces, labels.frame_id, labels.repeat, files.fs, movie), seconds
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(demo() if "--demo" in sys.argv else main())

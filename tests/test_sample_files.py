@@ -117,3 +117,69 @@ def test_the_nwb_file_is_the_same_session_and_its_frames_are_the_tiff():
     frames = read_frame_labels(files.frame_labels)
     np.testing.assert_array_equal(labels.columns["frame"], frames.frame_id)
     np.testing.assert_array_equal(labels.columns["repeat"], frames.repeat)
+
+
+# -- the whole-path demo's session, generated once into the cache ------------------------------
+TINY = dict(n_repeats=4, movie_seconds=6.0, fs=10.0, n_neurons=12, shape=(48, 48), diameter=8.0)
+
+
+@pytest.fixture
+def demo_cache(tmp_path, monkeypatch):
+    """The user's cache, pointed at a temporary folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "napari-cebra"
+
+
+def test_the_demo_session_is_generated_once_with_its_settings_in_the_manifest(demo_cache,
+                                                                            monkeypatch):
+    said = []
+    files = sf.demo_files(3, session=TINY, say=said.append)
+    assert files.folder.parent == demo_cache and files.folder.name.startswith(
+        f"v1_demo-v{sf.DEMO_VERSION}-seed3-")
+    assert said and "simulating 12 V1 neurons" in said[0]
+    manifest = sf.read_manifest(files.folder)
+    assert manifest["version"] == sf.DEMO_VERSION and manifest["session"]["seed"] == 3
+    assert manifest["cebra"] == sf.DEMO_CEBRA and manifest["cebra_choice"] == sf.DEMO_CHOICE
+    stack = tifffile.imread(files.stack)
+    assert stack.shape == (4 * 60, 48, 48) and stack.dtype == np.uint16
+    assert not files.nwb.exists()  # the demo needs no NWB copy
+    assert [p.name for p in demo_cache.iterdir()] == [files.folder.name]  # no staging debris
+    # reused: nothing is made again, nothing is said
+    before = {p.name: p.stat().st_mtime_ns for p in files.folder.iterdir()}
+    said.clear()
+    again = sf.demo_files(3, session=TINY, say=said.append)
+    assert again == files and not said
+    assert {p.name: p.stat().st_mtime_ns for p in again.folder.iterdir()} == before
+    # a new choice of settings is recorded in the manifest; the files are not made again
+    monkeypatch.setattr(sf, "DEMO_CEBRA", {**sf.DEMO_CEBRA, "output_dimension": 99})
+    monkeypatch.setattr(sf, "DEMO_CHOICE", {"validation": {"a": 0.5}})
+    sf.demo_files(3, session=TINY)
+    assert sf.read_manifest(files.folder)["cebra"]["output_dimension"] == 99
+    assert sf.read_manifest(files.folder)["cebra_choice"] == {"validation": {"a": 0.5}}
+    assert files.stack.stat().st_mtime_ns == before[files.stack.name]
+    # another animal is another folder, the same movie
+    other = sf.demo_files(4, session=TINY)
+    assert other.folder != files.folder
+    np.testing.assert_array_equal(tifffile.imread(other.movie), tifffile.imread(files.movie))
+    assert not np.array_equal(tifffile.imread(other.stack), stack)
+
+
+def test_a_partial_or_stale_demo_cache_is_made_again(demo_cache):
+    files = sf.demo_files(0, session=TINY)
+    first = tifffile.imread(files.stack)
+    manifest = files.folder / sf.MANIFEST
+    for damage in ("truncated", "missing", "no manifest", "older version"):
+        if damage == "truncated":  # a full disk, say
+            with open(files.stack, "r+b") as fh:
+                fh.truncate(1000)
+        elif damage == "missing":
+            files.frame_labels.unlink()
+        elif damage == "no manifest":  # the last file written: its absence means unfinished
+            manifest.unlink()
+        else:
+            data = json.loads(manifest.read_text())
+            manifest.write_text(json.dumps({**data, "version": sf.DEMO_VERSION - 1}))
+        again = sf.demo_files(0, session=TINY)
+        np.testing.assert_array_equal(tifffile.imread(again.stack), first, err_msg=damage)
+        assert again.frame_labels.is_file(), damage
+        assert sf.read_manifest(again.folder)["version"] == sf.DEMO_VERSION, damage

@@ -48,13 +48,16 @@ def test_demo_v1_stack_options_parse():
     assert not build_parser().parse_args(["demo"]).exit_after_run
 
 
-def test_demo_v1_stack_docks_the_four_steps_ready_to_press(make_napari_viewer):
+def test_demo_v1_stack_docks_the_four_steps_ready_to_press(make_napari_viewer, tmp_path,
+                                                           monkeypatch):
     from napari_cebra.cli.demo import setup_whole_path
     from napari_cebra.gui.sample_data import MOVIE_NAME, V1_STACK_NAME
     from napari_cebra.gui.walkthrough import STEPS
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the demo session: a tiny one, here
     viewer = make_napari_viewer()
-    widgets = setup_whole_path(viewer, steps=120)
+    widgets = setup_whole_path(viewer, steps=120, session=dict(
+        n_repeats=3, movie_seconds=6.0, n_neurons=10, shape=(48, 48), diameter=8.0))
     assert list(widgets) == list(STEPS) == ["extract", "labels", "train", "decode"]
     assert set(viewer.window.dock_widgets.values()) >= set(widgets.values())
     assert {V1_STACK_NAME, MOVIE_NAME} <= {layer.name for layer in viewer.layers}

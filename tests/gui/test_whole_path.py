@@ -106,3 +106,77 @@ def test_decode_refuses_a_train_model_that_saw_the_test_repeat():
         check_model_unseen(Train(), repeat, 5)
     Settings.test_fraction = 0.34
     check_model_unseen(Train(), repeat, 5)
+
+
+# -- the demo's path on a tiny demo session: the result screen ---------------------------------
+TINY = dict(n_repeats=5, movie_seconds=8.0, fs=10.0, n_neurons=40, shape=(96, 96), diameter=8.0)
+
+
+def test_the_demo_ends_on_true_and_decoded_frames_side_by_side(make_napari_viewer, tmp_path,
+                                                              monkeypatch):
+    from napari_cebra.cli.demo import demo_settings, run_whole_path, setup_whole_path
+    from napari_cebra.gui.embedding_view import EmbeddingView
+    from napari_cebra.gui.walkthrough import arrange_result
+    from napari_cebra.whole_path.demo_protocol import accuracies, result_lines
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # never the user's cache
+    monkeypatch.chdir(tmp_path)
+    viewer = make_napari_viewer()
+    said = []
+    widgets = setup_whole_path(viewer, 300, seed=0, session=TINY, say=said.append)
+    assert any("simulating 40 V1 neurons" in s for s in said)  # first use: generated, said so
+    widgets["extract"].out_edit.setText(str(tmp_path / "s2p"))
+    run_whole_path(widgets, demo_settings(300, 0), said.append)
+    assert [s for s in said if s.startswith("[")] == [
+        "[1/4] Extract traces (suite2p) …", "[2/4] Attach labels …", "[3/4] Train CEBRA …",
+        "[4/4] Decode movie frames …"]
+    train = widgets["train"]
+    assert train.result.settings.max_iterations == 300
+    assert train.result.label_columns == ("frame_id",)  # the demo's labels
+
+    true, decoded, error = arrange_result(viewer, widgets)
+    report = widgets["decode"].report
+    # exactly the three in the grid (a row, or two by two in a narrow canvas), in the grid's
+    # order: the true frames first (top-left), the decoded ones beside them, the difference
+    canvas = viewer.canvas
+    assert canvas.grid.enabled and canvas.grid.shape in ((1, 3), (2, 2))
+    assert [layer for layer in viewer.layers if layer.visible] == [true, decoded, error]
+    assert list(viewer.layers)[-3:] == [true, decoded, error]
+    rois = [layer for layer in viewer.layers if layer.name.endswith("ROIs")]
+    assert rois and not any(layer.visible for layer in rois)  # hidden, one click away
+    assert len(viewer.layers) > 3
+    assert true.data.shape == decoded.data.shape == error.data.shape
+    assert tuple(true.contrast_limits) == tuple(decoded.contrast_limits)
+    assert tuple(true.scale) == tuple(decoded.scale) and tuple(true.translate) == tuple(
+        decoded.translate)
+    assert all(layer.name_overlay.visible for layer in (true, decoded, error))
+    assert "true" in true.name and "decoded" in decoded.name
+    text = canvas.overlays.text
+    assert text.visible and f"repeat {report.test_repeat}" in text.text
+    assert "CEBRA" in text.text and "PCA" in text.text and "chance" in text.text
+    # the slider moves the three together, and the embedding view follows it
+    k = 17
+    t = int(report.test_index[k])
+    viewer.dims.set_current_step(0, t)
+    movie = viewer.layers[MOVIE_NAME].data
+    cebra = report.result("cebra")
+    np.testing.assert_array_equal(decoded._data_view, movie[cebra.prediction[k]])
+    np.testing.assert_array_equal(true._data_view, movie[report.true_frames[k]])
+    np.testing.assert_allclose(error._data_view, np.abs(decoded._data_view - true._data_view))
+    assert EmbeddingView.for_viewer(viewer).current_frame() == t
+
+    # the result on this fixed seed: every representation far above its shuffled control and
+    # chance; on a session this tiny (160 training frames, 300 steps) CEBRA does not beat the
+    # raw traces, and the demo says so plainly (the demo session's ordering is measured by
+    # benchmarks/bench_whole_path.py --demo)
+    acc = accuracies(report)
+    assert acc["cebra"] > acc["chance"] + 0.1, acc
+    assert acc["cebra"] > acc["cebra (labels shuffled)"], acc
+    assert acc["raw"] > acc["raw (neural shuffled)"] + 0.2, acc
+    assert acc["raw (neural shuffled)"] < acc["chance"] + 0.15, acc
+    lines = result_lines(report)
+    assert lines[0].startswith(f"Held-out repeat {report.test_repeat}")
+    beats = acc["cebra"] - max(acc["raw"], acc["pca"]) >= 0.05
+    assert ("CEBRA beats" in lines[-1]) == beats, lines
+    assert ("does NOT clearly beat" in lines[-1]) == (not beats), lines
+    assert lines[-1].split(" (")[0].split(";")[0] in text.text  # the canvas says it too

@@ -5,7 +5,11 @@ slider, saves a screenshot of the whole window and exits (for docs and smoke tes
 ``--sample v1-stack`` does one recording the whole way: it docks Extract traces, Attach labels,
 Train CEBRA and Decode movie frames and presses their buttons in order (suite2p on the raw
 stack, its frame labels, CEBRA, decoded frames beside the true ones), each step's output being
-the next one's input; the viewer stays open (``--exit-after-run`` closes it, for tests).
+the next one's input; the viewer stays open (``--exit-after-run`` closes it, for tests). It
+runs on the demo session (``sample_files.demo_files``: ten repeats, 150 neurons, generated
+once into the cache), with the CEBRA settings chosen on its validation repeat, and ends on the
+result screen (``walkthrough.arrange_result``) and the result table in the terminal. Third-party
+chatter (suite2p, cellpose) stays off the terminal unless ``--verbose``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ def register(subparsers) -> None:
     p.add_argument("--widget-shots", default=None, metavar="DIR",
                    help="with --screenshot: also save each docked widget as DIR/<name>.png")
     p.add_argument("--size", default="1500x950", help="window size WxH (1500x950)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="v1-stack: which simulated animal (demo session) and training seed")
+    p.add_argument("--verbose", action="store_true",
+                   help="show suite2p's and cellpose's own output as well")
     p.set_defaults(func=handler)
 
 
@@ -77,42 +85,95 @@ def train_and_wait(train, steps: int, timeout_s: float = 600.0) -> bool:
     return not train.running and train.result is not None
 
 
-def setup_whole_path(viewer, steps: int | None = None) -> dict:
-    """Open the V1 stack sample and dock the four step widgets; returns step → widget.
+def setup_whole_path(viewer, steps: int | None = None, *, seed: int = 0,
+                     session: dict | None = None, say=None) -> dict:
+    """Open the demo's V1 session (generated into the cache on first use; ``session``
+    overrides its size) and dock the four step widgets; returns step → widget.
 
-    ``steps``: Train's and Decode's iterations (default: the widgets' own).
+    ``steps``: Train's and Decode's iterations (default: the settings chosen for the demo).
     """
+    from napari_cebra.gui.sample_data import stack_layers
     from napari_cebra.gui.walkthrough import dock_steps
     from napari_cebra.runtime import hide_triton
+    from napari_cebra.sample_files import demo_files, read_manifest
 
     hide_triton()
-    viewer.open_sample("napari-cebra", WHOLE_PATH)
+    files = demo_files(seed, session=session, say=say)
+    for data, kwargs, kind in stack_layers(files):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
     widgets = dock_steps(viewer)
-    if steps:
-        widgets["train"].form["max_iterations"].value = steps
-        widgets["decode"].form["max_iterations"].value = steps
+    manifest = read_manifest(files.folder)  # the lab knows its indicator and cell size
+    widgets["extract"].form["tau"].value = float(manifest["tau"])
+    widgets["extract"].form["diameter"].value = float(manifest["diameter"])
+    apply_settings(widgets, demo_settings(steps, seed))
     return widgets
 
 
+def demo_settings(steps: int | None = None, seed: int = 0) -> dict:
+    """The demo's CEBRA settings (chosen on validation, see ``sample_files.DEMO_CEBRA``)."""
+    from napari_cebra.sample_files import DEMO_CEBRA
+
+    return {**DEMO_CEBRA, "seed": seed} | ({"max_iterations": steps} if steps else {})
+
+
+def apply_settings(widgets: dict, chosen: dict) -> None:
+    """Set Train (and Decode's control) to the demo's settings (again after Attach labels,
+    which ticks the labels and holds the last two repeats out)."""
+    train, decode = widgets["train"], widgets["decode"]
+    train.set_label_columns(["frame_id"] if chosen["labels"] == "frame_id" else [])
+    train.form["output_dimension"].value = int(chosen["output_dimension"])
+    train.form["max_iterations"].value = int(chosen["max_iterations"])
+    train.form["temperature"].value = float(chosen["temperature"])
+    train.form["seed"].value = int(chosen["seed"])
+    decode.form["max_iterations"].value = int(chosen["max_iterations"])
+    decode.form["output_dimension"].value = int(chosen["output_dimension"])
+
+
+def run_whole_path(widgets: dict, chosen: dict, say=print) -> None:
+    """Press the four buttons in order with the ``chosen`` CEBRA settings, saying what runs
+    and how long each took."""
+    import time
+
+    from napari_cebra.gui.walkthrough import STEPS, press
+
+    for i, key in enumerate(STEPS, 1):
+        say(f"[{i}/4] {STEPS[key][0]} …")
+        start = time.monotonic()
+        press(widgets, key, timeout_s=4 * 3600)  # a slow machine is slow, not broken
+        say(f"      done in {time.monotonic() - start:.0f} s: {widgets[key].status.text()}")
+        if key == "labels":
+            apply_settings(widgets, chosen)
+
+
 def whole_path(viewer, args: argparse.Namespace) -> int:
-    """Press Extract, Attach labels, Train and Decode; leave the decoded frames on screen."""
+    """Press Extract, Attach labels, Train and Decode; end on the result screen."""
+    import time
+
     import napari
 
-    from napari_cebra.gui.walkthrough import pump, run_steps, save_screenshot
+    from napari_cebra.gui.walkthrough import arrange_result, pump, save_screenshot
+    from napari_cebra.whole_path.demo_protocol import result_lines
 
-    widgets = setup_whole_path(viewer, args.train_steps)
+    def say(text: str) -> None:
+        print(f"napari-cebra demo: {text}", file=sys.stderr, flush=True)
+
+    start = time.monotonic()
+    say("opening the demo session (made once into the cache on first use) …")
+    widgets = setup_whole_path(viewer, args.train_steps, seed=args.seed, say=say)
     pump(0.5)  # show the window before suite2p starts
     status = 0
     try:
-        run_steps(widgets)
+        run_whole_path(widgets, demo_settings(args.train_steps, args.seed), say)
     except RuntimeError as err:
-        print(f"napari-cebra demo: {err}", file=sys.stderr)
+        say(f"error: {err}")
         status = 1
     else:
-        print(widgets["decode"].status.text(), file=sys.stderr)
+        arrange_result(viewer, widgets)
+        print("\n".join(result_lines(widgets["decode"].report)), flush=True)
+        say(f"whole path done in {time.monotonic() - start:.0f} s")
         if args.screenshot:
             save_screenshot(viewer, args.screenshot)
-            print(f"screenshot: {args.screenshot}", file=sys.stderr)
+            say(f"screenshot: {args.screenshot}")
     if args.exit_after_run or args.screenshot:
         viewer.close()
     else:
@@ -136,8 +197,10 @@ def check_display() -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
+    from napari_cebra.quiet import set_verbose
     from napari_cebra.runtime import hide_triton
 
+    set_verbose(args.verbose)
     check_display()
     if args.screenshot:
         from napari_cebra.files import check_target

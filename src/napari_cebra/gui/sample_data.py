@@ -101,13 +101,18 @@ def v1_stack_sample() -> list[LayerData]:
     (to compare with what extraction finds). The stack's metadata keeps the frame labels and
     the running speed (put on the frame times) for the steps that follow.
     """
+    from napari_cebra.sample_files import sample_files
+
+    return stack_layers(sample_files())
+
+
+def stack_layers(files) -> list[LayerData]:
+    """The layers of a V1 imaging session's files (see :func:`v1_stack_sample`)."""
     import tifffile
 
     from napari_cebra.imaging.labels import align_labels, load_labels
-    from napari_cebra.sample_files import sample_files
     from napari_cebra.whole_path import read_frame_labels
 
-    files = sample_files()
     stack = tifffile.imread(files.stack)
     frames = read_frame_labels(files.frame_labels, n_frames=len(stack))
     speed = align_labels(load_labels(files.behaviour, {"running_speed": "continuous"},

@@ -108,3 +108,82 @@ def save_screenshot(viewer: Any, path, *, overwrite: bool = False) -> None:
     iio.imwrite(buffer, viewer.screenshot(canvas_only=False), extension=".png")
     with atomic_write(path, "wb", overwrite=overwrite, what="screenshot") as fh:
         fh.write(buffer.getvalue())
+
+
+def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
+    """The result screen, made for comparing frames: the true and the decoded frames of the
+    held-out repeat and their difference, large and side by side (grid, one row, same size and
+    contrast, named on the canvas), every other layer hidden (one click on its eye brings it
+    back), the embedding view docked and a short text naming what is shown. Returns the
+    three layers, left to right."""
+    import numpy as np
+
+    from napari_cebra.whole_path.demo_protocol import accuracies, verdict
+
+    decode = widgets["decode"]
+    report = decode.report
+    true, decoded = decode.result_layers["true"], decode.result_layers["decoded"]
+    name = f"|true − decoded| (repeat {report.test_repeat})"
+    if name in viewer.layers:
+        viewer.layers.remove(name)
+    error = viewer.add_image(
+        np.abs(np.asarray(decoded.data, np.float32) - np.asarray(true.data, np.float32)),
+        name=name, colormap="magma", contrast_limits=tuple(true.contrast_limits),
+        translate=tuple(true.translate), scale=tuple(true.scale),
+        metadata={"napari_cebra_decoded": dict(true.metadata["napari_cebra_decoded"])})
+    decoded.contrast_limits = tuple(true.contrast_limits)
+    shown = [true, decoded, error]
+    for layer in viewer.layers:
+        layer.visible = layer in shown
+    for layer in shown:  # the grid fills its cells in layer order: true, decoded, difference
+        viewer.layers.move(viewer.layers.index(layer), len(viewer.layers))
+    for layer in shown:
+        layer.name_overlay.visible = True
+    canvas = getattr(viewer, "canvas", viewer)
+    height, width = tuple(getattr(canvas, "size", (1, 3)))[:2]  # numpy order: h × w
+    wide = width >= 1.5 * height  # a wide canvas: one row; a narrow one: two by two
+    canvas.grid.shape = (1, 3) if wide else (2, 2)
+    canvas.grid.spacing = 0.05
+    canvas.grid.enabled = True
+    viewer.layers.selection.active = decoded
+    _show_embedding(viewer, widgets)
+    acc = accuracies(report)
+    where = ("left: true · middle: decoded from CEBRA · right: |difference|" if wide else
+             "top: true | decoded from CEBRA · below: |difference|")
+    overlay = canvas.overlays.text if hasattr(canvas, "overlays") else viewer.text_overlay
+    overlay.text = (
+        f"Held-out repeat {report.test_repeat} (never trained on)\n{where}\n±1 s: "
+        + " · ".join(f"{label} {acc[key]:.0%}" for key, label in (
+            ("cebra", "CEBRA"), ("raw", "raw"), ("pca", "PCA"),
+            ("cebra (labels shuffled)", "shuffled")) if key in acc)
+        + f" · chance {acc['chance']:.0%}\n{verdict(report).split(' (')[0].split(';')[0]}")
+    overlay.font_size = 10
+    overlay.position = "bottom_left"
+    overlay.visible = True
+    _narrow_right_docks(viewer)
+    viewer.reset_view()
+    return shown
+
+
+def _narrow_right_docks(viewer: Any, width: int = 400) -> None:
+    """Give the canvas the room: the docks on the right no wider than ``width`` px."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QDockWidget
+
+    window = viewer.window._qt_window
+    right = Qt.DockWidgetArea.RightDockWidgetArea
+    docks = [d for d in window.findChildren(QDockWidget)
+             if d.isVisible() and window.dockWidgetArea(d) == right]
+    if docks:
+        window.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
+
+
+def _show_embedding(viewer: Any, widgets: dict[str, Any]) -> None:
+    """The trained embedding, docked and following the time slider."""
+    from napari_cebra.gui import session_flow
+    from napari_cebra.gui.embedding_view import EmbeddingView
+
+    layer = session_flow.latest(viewer, "traces")
+    if layer is None or getattr(widgets.get("train"), "result", None) is None:
+        return
+    EmbeddingView.for_viewer(viewer).show_source(layer)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_cebra.progress import Progress
+from napari_cebra.quiet import import_quietly, quietly
 
 from .output_folders import OutputFolder, default_output_dir
 from .stacks import PathLike, iter_frames, open_stack, validate_stack
@@ -116,7 +117,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 def suite2p_settings(params: ExtractParams, frame_shape: tuple[int, int]) -> dict:
     """A full suite2p settings dict from the user's choices (suite2p's defaults otherwise)."""
-    import suite2p
+    suite2p = import_quietly("suite2p")  # no import-time notices on the terminal
 
     params.validate()
     s = suite2p.default_settings()
@@ -212,7 +213,7 @@ class _QueueHandler(logging.Handler):
 
 
 def _db_for(plane_dir: Path, info: dict, data_path: Path) -> dict:
-    import suite2p
+    suite2p = import_quietly("suite2p")  # no import-time notices on the terminal
 
     db = suite2p.default_db()
     save_path0 = plane_dir.parent.parent
@@ -291,7 +292,7 @@ def _progress_of(writer: Generator[int, None, dict], n: int
 
 
 def _run_plane_in_thread(db: dict, settings: dict) -> Generator[Progress, None, None]:
-    import suite2p
+    suite2p = import_quietly("suite2p")  # no import-time notices on the terminal
 
     q: queue.Queue = queue.Queue()
     cancel = threading.Event()
@@ -303,7 +304,8 @@ def _run_plane_in_thread(db: dict, settings: dict) -> Generator[Progress, None, 
         s2p_logger.setLevel(logging.INFO)
         s2p_logger.addHandler(handler)
         try:
-            suite2p.run_plane(db=db, settings=settings, db_path=db["db_path"])
+            with quietly("suite2p", expected=(_Cancelled,)):  # stage dumps go to our log (DEBUG)
+                suite2p.run_plane(db=db, settings=settings, db_path=db["db_path"])
             q.put(("done", None))
         except BaseException as err:  # noqa: BLE001 - forwarded to the generator
             q.put(("error", err))
