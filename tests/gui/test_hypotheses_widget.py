@@ -33,7 +33,7 @@ def test_runs_and_adds_the_table_plot_and_layers(make_napari_viewer, qtbot, tmp_
     assert widget.settings().max_iterations == 30
     widget.run()
     assert widget.running and not widget.run_button.isEnabled()
-    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=300_000)
     assert widget.run_button.isEnabled() and widget.result is not None
     names = [m.name for m in widget.result.models]
     assert names == ["CEBRA-Time", "position", "position (shuffled 1)"]
@@ -54,7 +54,7 @@ def test_runs_and_adds_the_table_plot_and_layers(make_napari_viewer, qtbot, tmp_
     assert (tmp_path / "r.json").is_file()
     # a second run replaces the first run's layers
     widget.run()
-    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=300_000)
     assert [ly.name for ly in viewer.layers if ly.name.startswith(LAYER_PREFIX)] == added
 
 
@@ -66,9 +66,9 @@ def test_cancel_leaves_the_viewer_as_it_was(make_napari_viewer, qtbot):
     widget.set_settings(**{**TINY, "max_iterations": 5000})
     before = [layer.name for layer in viewer.layers]
     widget.run()
-    qtbot.waitUntil(lambda: widget.pbar is not None and widget.pbar.n > 0, timeout=30_000)
+    qtbot.waitUntil(lambda: widget.pbar is not None and widget.pbar.n > 0, timeout=120_000)
     widget.cancel()
-    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=120_000)
     assert [layer.name for layer in viewer.layers] == before and widget.result is None
 
 

@@ -74,7 +74,9 @@ def register(subparsers) -> None:
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
             p.add_argument(_option(f), dest=f.name, type=kind, default=f.default,
-                           choices=f.metadata.get("choices"), **kwargs)
+                           choices=f.metadata.get("choices"),
+                           metavar=None if f.metadata.get("choices") else
+                           _option(f)[2:].replace("-", "_").upper(), **kwargs)
     p.add_argument("--report", default=None, help="report to write (.json)")
     p.add_argument("--plot", default=None, help="also write a figure (.png)")
     p.add_argument("--overwrite", action="store_true",
