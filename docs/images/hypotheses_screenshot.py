@@ -12,6 +12,7 @@ import sys
 
 import napari
 import numpy as np
+from qtpy.QtWidgets import QApplication
 
 from napari_cebra.analysis.hypotheses import hypothesis_steps
 from napari_cebra.gui.hypotheses_widget import LAYER_PREFIX, HypothesesWidget
@@ -44,7 +45,7 @@ def main(path: str) -> None:
     viewer.reset_view()
     viewer.window._qt_window.resize(1600, 1000)
     for _ in range(20):
-        napari.qt.get_app().processEvents()
+        QApplication.processEvents()
     viewer.screenshot(path, canvas_only=False)
     viewer.close()
 
