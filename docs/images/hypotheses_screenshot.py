@@ -42,8 +42,12 @@ def main(path: str) -> None:
         if ly.name.startswith(LAYER_PREFIX):
             ly.visible = ly.name == f"{LAYER_PREFIX}position · by position"
     viewer.dims.ndisplay = 3
+    viewer.window._qt_window.resize(1700, 1050)
+    for _ in range(20):
+        QApplication.processEvents()
+    viewer.layers.selection.active = viewer.layers[f"{LAYER_PREFIX}position · by position"]
     viewer.reset_view()
-    viewer.window._qt_window.resize(1600, 1000)
+    viewer.camera.zoom *= 1.6
     for _ in range(20):
         QApplication.processEvents()
     viewer.screenshot(path, canvas_only=False)

@@ -94,6 +94,7 @@ class HypothesesWidget(RunsJobs, QWidget):
         self.save_button.setEnabled(False)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setMinimumHeight(180)
         self.plot = QLabel()
         self.plot.setAlignment(Qt.AlignCenter)
         self.info = QLabel("Choose a traces layer with labels (e.g. File › New › Samples › "
@@ -206,7 +207,7 @@ class HypothesesWidget(RunsJobs, QWidget):
         import io
 
         buffer = io.BytesIO()
-        result.plot().savefig(buffer, format="png", dpi=70)
+        result.plot().savefig(buffer, format="png", dpi=60)
         pixmap = QPixmap()
         pixmap.loadFromData(buffer.getvalue(), "PNG")
         self.plot.setPixmap(pixmap)
@@ -229,7 +230,7 @@ class HypothesesWidget(RunsJobs, QWidget):
             emb = result.embeddings[model.name]
             shown = display_indices(len(emb), 20_000)
             coords = project(emb, tuple(range(min(3, emb.shape[1]))))[shown]
-            size = max(float(np.ptp(coords, axis=0).max()), 1e-6) * 0.015
+            size = max(float(np.ptp(coords, axis=0).max()), 1e-6) * 0.025
             meta = {META_KEY: {"embedding": embedding_record(
                 emb, train_mask=train, labels=labels, label_kinds=result.variables,
                 label_columns=model.labels, source=result.source)}}
