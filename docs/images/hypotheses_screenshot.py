@@ -47,7 +47,6 @@ def main(path: str) -> None:
         QApplication.processEvents()
     viewer.layers.selection.active = viewer.layers[f"{LAYER_PREFIX}position · by position"]
     viewer.reset_view()
-    viewer.camera.zoom *= 1.6
     for _ in range(20):
         QApplication.processEvents()
     viewer.screenshot(path, canvas_only=False)
