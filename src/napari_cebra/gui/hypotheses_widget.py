@@ -1,0 +1,253 @@
+"""The "Test hypotheses" dock widget: CEBRA-Time, CEBRA-Behaviour per label set and their
+shuffled controls on one traces layer, as a table, a plot and embedding layers.
+
+The form comes from :class:`~napari_cebra.analysis.hypotheses.HypothesisSettings` (magicgui);
+the job is :func:`~napari_cebra.analysis.hypotheses.hypothesis_steps` on a
+:class:`~napari_cebra.gui.jobs.JobRunner` (Cancel leaves the viewer as it was). When it ends,
+each real model's embedding (first run) is added as Points layers, one per variable it is
+coloured by; each carries an embedding record, so the CEBRA embedding view can show it too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.utils.notifications import show_info
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QPixmap
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_cebra.contracts import META_KEY, embedding_record, traces_of
+from napari_cebra.gui import registry
+from napari_cebra.gui.combos import follow_layers, refill_layers
+from napari_cebra.gui.jobs import JobRunner, RunsJobs
+from napari_cebra.gui.layers import traces_layers
+
+if TYPE_CHECKING:
+    import napari
+
+LAYER_PREFIX = "hypotheses · "
+
+
+def settings_form(cls) -> Any:
+    """A magicgui Container with one widget per :func:`~napari_cebra.settings.setting` field
+    of ``cls`` (range, choices, help as tooltip); ``gui=False`` fields are left out."""
+    from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
+
+    widgets = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        if not meta.get("gui", True):
+            continue
+        label = meta.get("label") or f.name.replace("_", " ")
+        common = dict(name=f.name, label=label, tooltip=meta.get("help"))
+        kind = str(f.type)
+        if meta.get("choices"):
+            w = ComboBox(choices=list(meta["choices"]), value=f.default, **common)
+        elif kind == "bool":
+            w = CheckBox(value=f.default, **common)
+        elif kind == "int":
+            w = SpinBox(value=f.default, min=int(meta["min"] if meta["min"] is not None else 0),
+                        max=int(meta["max"] if meta["max"] is not None else 2**31 - 1),
+                        **common)
+        elif kind == "float":
+            w = FloatSpinBox(value=f.default, min=meta["min"] or 0.0,
+                             max=meta["max"] if meta["max"] is not None else 1e9,
+                             step=f.default / 10 if f.default else 0.01, **common)
+            w.value = f.default  # after the step has set enough decimals (3e-4 stays 3e-4)
+        else:
+            w = LineEdit(value=f.default, **common)
+        if meta.get("unit") and hasattr(w, "label"):
+            w.label = f"{label} ({meta['unit']})"
+        widgets.append(w)
+    return Container(widgets=widgets, scrollable=False)
+
+
+class HypothesesWidget(RunsJobs, QWidget):
+    """Pick a traces layer with labels, set the test, Run; read the table and the plot."""
+
+    def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        from napari_cebra.analysis.hypotheses import HypothesisSettings
+
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.result = None
+        self.added: list = []  # the layers of the last result
+        self.source_box = QComboBox()
+        self.form = settings_form(HypothesisSettings)
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.save_button = QPushButton("Save report…")
+        self.save_button.setEnabled(False)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setMinimumHeight(180)
+        self.plot = QLabel()
+        self.plot.setAlignment(Qt.AlignCenter)
+        self.info = QLabel("Choose a traces layer with labels (e.g. File › New › Samples › "
+                           "Synthetic hippocampus session).")
+        self.info.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.run_button, self.cancel_button, self.save_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Traces (with labels):"))
+        layout.addWidget(self.source_box)
+        layout.addWidget(self.form.native)
+        layout.addLayout(buttons)
+        layout.addWidget(self.info)
+        layout.addWidget(self.table)
+        layout.addWidget(self.plot)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(self._save_dialog)
+        self.jobs = JobRunner(on_busy=self._set_busy, status=self.info.setText)
+        self.destroyed.connect(self.jobs.stop_when_closed)
+        follow_layers(self.viewer, self.refresh_sources)
+        self.refresh_sources()
+        registry.register(self.viewer, "hypotheses", self)
+
+    # ------------------------------------------------------------------ public API
+    def refresh_sources(self, event=None) -> None:
+        layers = [layer for layer in traces_layers(self.viewer)
+                  if (traces_of(layer.metadata) or {}).get("labels")]
+        refill_layers(self.source_box, layers)
+
+    def settings(self):
+        """The form's values as :class:`HypothesisSettings` (a bad value raises, named)."""
+        from napari_cebra.analysis.hypotheses import HypothesisSettings
+
+        return HypothesisSettings(**{w.name: w.value for w in self.form})
+
+    def set_settings(self, **values: Any) -> None:
+        """Fill the form (scripts and tests): ``set_settings(max_iterations=200)``."""
+        for name, value in values.items():
+            self.form[name].value = value
+
+    def source(self):
+        name = self.source_box.currentText()
+        if not name or name not in self.viewer.layers:
+            raise ValueError("no traces layer with labels; open a session and attach labels "
+                             "(Attach labels) first.")
+        return self.viewer.layers[name]
+
+    def run(self) -> None:
+        """Start the test on the chosen layer (progress and Cancel in the Activity dock)."""
+        from napari_cebra.analysis.hypotheses import hypothesis_steps
+        from napari_cebra.pipeline import explain_error
+
+        try:
+            layer = self.source()
+            record = traces_of(layer.metadata)
+            settings = self.settings()
+            kinds = {k: v for k, v in (record.get("label_kinds") or {}).items()
+                     if k in record["labels"]}
+            if not kinds:
+                raise ValueError(f"{layer.name}: no label has a declared kind; declare them "
+                                 "in Attach labels (continuous or discrete).")
+            labels = {k: record["labels"][k] for k in kinds}
+            gen = hypothesis_steps(record["traces"], labels, kinds, settings,
+                                   source=layer.name)  # NaN labels are missing frames
+        except ValueError as err:
+            self.info.setText(f"Cannot run: {err}")
+            return
+        self.jobs.start(gen, desc="Hypotheses", error=explain_error,
+                        on_result=lambda result: self.show_result(result, layer))
+
+    def show_result(self, result, layer=None) -> None:
+        """Table, plot and embedding layers of a finished test."""
+        self.result = result
+        self._fill_table(result.table())
+        self._show_plot(result)
+        self._add_layers(result, layer)
+        self.save_button.setEnabled(True)
+        best = max((m for m in result.margins()), key=lambda m: m["bits"], default=None)
+        self.info.setText(f"{len(result.models)} models on {result.n_frames} frames (last "
+                          f"{result.n_test} held out)."
+                          + (f" Largest margin over its controls: {best['model']} "
+                             f"(+{best['bits']:.2f} bits)." if best else ""))
+
+    def save_report(self, path: str, overwrite: bool = False) -> None:
+        if self.result is None:
+            raise ValueError("run a test first.")
+        self.result.save(path, overwrite=overwrite)
+
+    # ------------------------------------------------------------------ internals
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.form.enabled = not busy
+
+    def _fill_table(self, frame) -> None:
+        frame = frame.drop(columns=["kind"])
+        self.table.clear()
+        self.table.setColumnCount(len(frame.columns))
+        self.table.setRowCount(len(frame))
+        self.table.setHorizontalHeaderLabels([str(c) for c in frame.columns])
+        for i, row in enumerate(frame.itertuples(index=False)):
+            for j, value in enumerate(row):
+                text = f"{value:.3f}" if isinstance(value, float) else str(value)
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+
+    def _show_plot(self, result) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        result.plot().savefig(buffer, format="png", dpi=60)
+        pixmap = QPixmap()
+        pixmap.loadFromData(buffer.getvalue(), "PNG")
+        self.plot.setPixmap(pixmap)
+
+    def _add_layers(self, result, layer) -> None:
+        from napari_cebra.gui.embedding_view import colors_for
+        from napari_cebra.views import display_indices, project
+
+        record = traces_of(layer.metadata) if layer is not None else None
+        labels = {k: np.asarray((record or {}).get("labels", {}).get(k)) for k in
+                  result.variables} if record else {}
+        for old in self.added:  # a new result replaces the last one's layers
+            if old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        self.added = []
+        train = np.arange(result.n_frames) < result.n_frames - result.n_test
+        for model in result.models:
+            if model.kind == "shuffled" or model.name not in result.embeddings:
+                continue
+            emb = result.embeddings[model.name]
+            shown = display_indices(len(emb), 20_000)
+            coords = project(emb, tuple(range(min(3, emb.shape[1]))))[shown]
+            size = max(float(np.ptp(coords, axis=0).max()), 1e-6) * 0.025
+            meta = {META_KEY: {"embedding": embedding_record(
+                emb, train_mask=train, labels=labels, label_kinds=result.variables,
+                label_columns=model.labels, source=result.source)}}
+            for var, kind in result.variables.items():
+                values = labels.get(var)
+                if values is None or len(values) != len(emb):
+                    continue
+                rgba, _ = colors_for(np.nan_to_num(values[shown].astype(np.float64)), kind)
+                rgba[~np.isfinite(values[shown].astype(np.float64)), 3] = 0.15  # missing
+                self.added.append(self.viewer.add_points(
+                    coords, name=f"{LAYER_PREFIX}{model.name} · by {var}", size=size,
+                    face_color=rgba, border_width=0, visible=not self.added,
+                    features={"frame": shown, var: values[shown]}, metadata=meta))
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the hypotheses report", "",
+                                              "JSON (*.json)")
+        if path:
+            self.save_report(path, overwrite=True)  # the dialog asked about replacing
+            show_info(f"Saved {path}")
