@@ -19,7 +19,10 @@ from napari_cebra.settings import JOBS, fields_of, registered
 JOB_CLASSES = registered()
 #: the subcommand that takes each job's settings, and which of them (None: all declared)
 SUBCOMMANDS = {"extract": ("extract", None), "train": ("train", None),
-               "decode": ("decode", None), "live": ("live", None), "batch": ("batch", None)}
+               "decode": ("decode", None), "live": ("live", None), "batch": ("batch", None),
+               "hypotheses": ("hypotheses", "all but sets")}
+#: jobs with no subcommand of their own, and why (their form and JSON are still walked)
+GUI_ONLY = {"behaviour": "the shell reads pose files through 'hypotheses --labels POSE'"}
 #: settings other subcommands take too (the batch runs CEBRA; decode's raw-stack path runs
 #: suite2p)
 ALSO = [("batch", "train", "napari_cebra.cli.batch:TRAINING_OPTIONS"),
@@ -27,7 +30,7 @@ ALSO = [("batch", "train", "napari_cebra.cli.batch:TRAINING_OPTIONS"),
 
 
 def test_every_job_is_walked():
-    assert set(JOB_CLASSES) == set(JOBS) == set(SUBCOMMANDS)
+    assert set(JOB_CLASSES) == set(JOBS) == set(SUBCOMMANDS) | set(GUI_ONLY)
     for cls in JOB_CLASSES.values():
         assert fields_of(cls), f"{cls.__name__} declares no setting"
         for f in fields_of(cls):
@@ -44,6 +47,8 @@ def _subparser(name: str) -> argparse.ArgumentParser:
 
 def _check_cli(cls, command: str, only) -> None:
     options = {a.dest: a for a in _subparser(command)._actions}
+    if only == "all but sets":  # 'hypotheses --sets' takes a list, joined into the setting
+        only = {f.name for f in fields_of(cls)} - {"sets"}
     for f in fields_of(cls):
         if not f.cli or (only is not None and f.name not in only):
             continue
@@ -141,7 +146,9 @@ def test_form_is_the_declaration(job, qtbot):
 WIDGETS = {"extract": "napari_cebra.gui.extract_widget:ExtractWidget",
            "train": "napari_cebra.gui.train_widget:TrainWidget",
            "decode": "napari_cebra.gui.decode_widget:DecodeWidget",
-           "live": "napari_cebra.gui.live_widget:LiveWidget"}
+           "live": "napari_cebra.gui.live_widget:LiveWidget",
+           "hypotheses": "napari_cebra.gui.hypotheses_widget:HypothesesWidget",
+           "behaviour": "napari_cebra.gui.behaviour_widget:BehaviourWidget"}
 
 
 @pytest.mark.parametrize("job", sorted(WIDGETS))

@@ -317,6 +317,8 @@ JOBS: dict[str, str] = {
     "decode": "napari_cebra.job_settings:DecodeSettings",
     "live": "napari_cebra.job_settings:LiveSettings",
     "batch": "napari_cebra.job_settings:BatchSettings",
+    "hypotheses": "napari_cebra.analysis.hypotheses:HypothesisSettings",
+    "behaviour": "napari_cebra.behaviour.settings:BehaviourSettings",
 }
 
 

@@ -157,9 +157,9 @@ def test_sets_and_settings_are_checked():
     assert parse_sets(["x", "x,y"], ["x", "y"]) == [("x",), ("x", "y")]
     with pytest.raises(ValueError, match="'z' not among the labels"):
         parse_sets("x; z", ["x", "y"])
-    with pytest.raises(ValueError, match="seeds=1 must be between 2"):
+    with pytest.raises(ValueError, match="seeds = 1 must be 2 to 10"):
         HypothesisSettings(seeds=1)
-    with pytest.raises(ValueError, match="shuffle='random'"):
+    with pytest.raises(ValueError, match="shuffle = 'random' must be one of"):
         HypothesisSettings(shuffle="random")
     with pytest.raises(ValueError, match="unknown hypothesis setting"):
         HypothesisSettings.from_dict({"iterations": 3})

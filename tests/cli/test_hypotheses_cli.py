@@ -62,7 +62,7 @@ def test_writes_a_report_and_a_plot(recording, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--sets", "position,height"], "'height' not among the labels"),
     (["--discrete", "colour"], "colour not in the labels"),
-    (["--seeds", "1"], "seeds=1 must be between 2"),
+    (["--seeds", "1"], "seeds = 1 must be 2 to 10"),
 ])
 def test_bad_options_are_one_line(recording, tmp_path, capsys, args, message):
     code = main(["hypotheses", str(recording / "traces.npy"), "--labels",

@@ -28,7 +28,7 @@ def test_runs_and_adds_the_table_plot_and_layers(make_napari_viewer, qtbot, tmp_
     add_session(viewer)
     widget = HypothesesWidget(viewer)
     qtbot.addWidget(widget)
-    assert widget.source_box.currentText() == "hippocampus"
+    assert widget.source().name == "hippocampus"
     widget.set_settings(**TINY)
     assert widget.settings().max_iterations == 30
     widget.run()

@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from napari_cebra.pipeline import _device_names, _model_names
 from napari_cebra.progress import Progress, drain, fit_progress
-from napari_cebra.settings import setting
+from napari_cebra.settings import Settings, setting
 
 FORMAT = "napari-cebra hypotheses"
 FORMAT_VERSION = 1
@@ -46,7 +47,7 @@ TIME_MODEL = "CEBRA-Time"
 
 
 @dataclass
-class HypothesisSettings:
+class HypothesisSettings(Settings):
     """One hypothesis test: which label sets, how many controls and runs, the training budget
     every model shares, and the held-out block that decoding is scored on."""
 
@@ -73,25 +74,13 @@ class HypothesisSettings:
     temperature: float = setting(1.0, min=1e-3, max=100.0, help="InfoNCE temperature")
     time_offsets: int = setting(10, min=1, max=10_000, unit="frames",
                                 help="time offset of CEBRA-Time positives and label steps")
-    model_architecture: str = setting("offset10-model", help="encoder architecture",
-                                      cli="--model")
+    model_architecture: str = setting("offset10-model", choices=_model_names, cli="--model",
+                                      help="encoder architecture")
     n_neighbors: int = setting(24, min=1, max=1000, help="neighbours of the kNN decoder")
-    device: str = setting("auto", help="auto (CUDA when present), cpu, cuda:N")
+    device: str = setting("auto", choices=_device_names,
+                          help="auto (CUDA when present), cpu, cuda:N")
     seed: int = setting(0, min=0, max=2**31 - 1, help="first training seed (runs use seed, "
                         "seed+1, …) and the controls' shuffles")
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value, meta = getattr(self, f.name), f.metadata
-            if meta.get("choices") and value not in meta["choices"]:
-                raise ValueError(f"{f.name}={value!r}: use one of {', '.join(meta['choices'])}.")
-            if meta.get("min") is not None and value < meta["min"] or \
-                    meta.get("max") is not None and value > meta["max"]:
-                raise ValueError(f"{f.name}={value} must be between {meta['min']} and "
-                                 f"{meta['max']}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> HypothesisSettings:

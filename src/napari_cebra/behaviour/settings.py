@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from napari_cebra.settings import setting
+from napari_cebra.settings import Settings, setting
 
 from .pose import MAX_GAP, PCUTOFF
 
@@ -14,7 +14,7 @@ ALIGNMENTS = ("timestamps", "rates + offset", "sync pulses")
 
 
 @dataclass
-class BehaviourSettings:
+class BehaviourSettings(Settings):
     pose_file: Path | None = setting(None, help="pose file: DeepLabCut .h5/.csv, SLEAP "
                                      ".slp/.h5, Lightning Pose .csv, NWB ndx-pose")
     video: Path | None = setting(None, help="the camera's video (optional; opened lazily)")

@@ -14,23 +14,14 @@ same traces and budget (:mod:`napari_cebra.analysis.hypotheses`). Options come f
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
+from napari_cebra.analysis.hypotheses import HypothesisSettings
 from napari_cebra.cli import UsageError
+from napari_cebra.cli._options import add_options, values_from_args
 
 POSE_SUFFIXES = (".h5", ".slp", ".nwb")
-
-
-def _settings_fields():
-    from napari_cebra.analysis.hypotheses import HypothesisSettings
-
-    return [f for f in dataclasses.fields(HypothesisSettings) if f.name != "sets"]
-
-
-def _option(f) -> str:
-    return f.metadata.get("cli") or "--" + f.name.replace("_", "-")
 
 
 def register(subparsers) -> None:
@@ -65,18 +56,7 @@ def register(subparsers) -> None:
     pose.add_argument("--px-per-cm", type=float, default=None, help="scale, pixels per cm")
     pose.add_argument("--pcutoff", type=float, default=None,
                       help="keypoints below this likelihood are gaps")
-    for f in _settings_fields():
-        kwargs = dict(help=f.metadata["help"] + (f" ({f.metadata['unit']})"
-                                                 if f.metadata.get("unit") else ""))
-        if f.type in ("bool", bool):
-            p.add_argument(_option(f), dest=f.name, action=argparse.BooleanOptionalAction,
-                           default=f.default, **kwargs)
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            p.add_argument(_option(f), dest=f.name, type=kind, default=f.default,
-                           choices=f.metadata.get("choices"),
-                           metavar=None if f.metadata.get("choices") else
-                           _option(f)[2:].replace("-", "_").upper(), **kwargs)
+    add_options(p.add_argument_group("test settings"), HypothesisSettings, exclude=("sets",))
     p.add_argument("--report", default=None, help="report to write (.json)")
     p.add_argument("--plot", default=None, help="also write a figure (.png)")
     p.add_argument("--overwrite", action="store_true",
@@ -91,9 +71,7 @@ def register(subparsers) -> None:
 
 
 def settings_from(args: argparse.Namespace):
-    from napari_cebra.analysis.hypotheses import HypothesisSettings
-
-    values = {f.name: getattr(args, f.name) for f in _settings_fields()}
+    values = values_from_args(HypothesisSettings, args)
     values["sets"] = ";".join(args.sets or [])
     try:
         return HypothesisSettings(**values)

@@ -1,7 +1,8 @@
 """The "Test hypotheses" dock widget: CEBRA-Time, CEBRA-Behaviour per label set and their
 shuffled controls on one traces layer, as a table, a plot and embedding layers.
 
-The form comes from :class:`~napari_cebra.analysis.hypotheses.HypothesisSettings` (magicgui);
+The form is :class:`~napari_cebra.gui.forms.SettingsForm` of
+:class:`~napari_cebra.analysis.hypotheses.HypothesisSettings`;
 the job is :func:`~napari_cebra.analysis.hypotheses.hypothesis_steps` on a
 :class:`~napari_cebra.gui.jobs.JobRunner` (Cancel leaves the viewer as it was). When it ends,
 each real model's embedding (first run) is added as Points layers, one per variable it is
@@ -10,7 +11,6 @@ coloured by; each carries an embedding record, so the CEBRA embedding view can s
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +18,6 @@ from napari.utils.notifications import show_info
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QPixmap
 from qtpy.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -31,9 +30,8 @@ from qtpy.QtWidgets import (
 
 from napari_cebra.contracts import META_KEY, embedding_record, traces_of
 from napari_cebra.gui import registry
-from napari_cebra.gui.combos import follow_layers, refill_layers
+from napari_cebra.gui.forms import SettingsForm, choose, layer_picker
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
-from napari_cebra.gui.layers import traces_layers
 
 if TYPE_CHECKING:
     import napari
@@ -41,52 +39,26 @@ if TYPE_CHECKING:
 LAYER_PREFIX = "hypotheses · "
 
 
-def settings_form(cls) -> Any:
-    """A magicgui Container with one widget per :func:`~napari_cebra.settings.setting` field
-    of ``cls`` (range, choices, help as tooltip); ``gui=False`` fields are left out."""
-    from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
-
-    widgets = []
-    for f in dataclasses.fields(cls):
-        meta = f.metadata
-        if not meta.get("gui", True):
-            continue
-        label = meta.get("label") or f.name.replace("_", " ")
-        common = dict(name=f.name, label=label, tooltip=meta.get("help"))
-        kind = str(f.type)
-        if meta.get("choices"):
-            w = ComboBox(choices=list(meta["choices"]), value=f.default, **common)
-        elif kind == "bool":
-            w = CheckBox(value=f.default, **common)
-        elif kind == "int":
-            w = SpinBox(value=f.default, min=int(meta["min"] if meta["min"] is not None else 0),
-                        max=int(meta["max"] if meta["max"] is not None else 2**31 - 1),
-                        **common)
-        elif kind == "float":
-            w = FloatSpinBox(value=f.default, min=meta["min"] or 0.0,
-                             max=meta["max"] if meta["max"] is not None else 1e9,
-                             step=f.default / 10 if f.default else 0.01, **common)
-            w.value = f.default  # after the step has set enough decimals (3e-4 stays 3e-4)
-        else:
-            w = LineEdit(value=f.default, **common)
-        if meta.get("unit") and hasattr(w, "label"):
-            w.label = f"{label} ({meta['unit']})"
-        widgets.append(w)
-    return Container(widgets=widgets, scrollable=False)
+def has_labelled_traces(layer) -> bool:
+    """A layer whose traces record carries labels (what a hypothesis test needs)."""
+    return bool((traces_of(getattr(layer, "metadata", None)) or {}).get("labels"))
 
 
 class HypothesesWidget(RunsJobs, QWidget):
     """Pick a traces layer with labels, set the test, Run; read the table and the plot."""
 
     def __init__(self, napari_viewer: napari.Viewer, parent: QWidget | None = None) -> None:
+        from magicgui.widgets import Container
+
         from napari_cebra.analysis.hypotheses import HypothesisSettings
 
         super().__init__(parent)
         self.viewer = napari_viewer
         self.result = None
         self.added: list = []  # the layers of the last result
-        self.source_box = QComboBox()
-        self.form = settings_form(HypothesisSettings)
+        self.source_picker = layer_picker(napari_viewer, filter=has_labelled_traces,
+                                          label="Traces (with labels)")
+        self.form = SettingsForm(HypothesisSettings)
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -104,8 +76,7 @@ class HypothesesWidget(RunsJobs, QWidget):
         for b in (self.run_button, self.cancel_button, self.save_button):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Traces (with labels):"))
-        layout.addWidget(self.source_box)
+        layout.addWidget(Container(widgets=[self.source_picker]).native)
         layout.addWidget(self.form.native)
         layout.addLayout(buttons)
         layout.addWidget(self.info)
@@ -116,33 +87,28 @@ class HypothesesWidget(RunsJobs, QWidget):
         self.save_button.clicked.connect(self._save_dialog)
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.info.setText)
         self.destroyed.connect(self.jobs.stop_when_closed)
-        follow_layers(self.viewer, self.refresh_sources)
-        self.refresh_sources()
         registry.register(self.viewer, "hypotheses", self)
 
     # ------------------------------------------------------------------ public API
-    def refresh_sources(self, event=None) -> None:
-        layers = [layer for layer in traces_layers(self.viewer)
-                  if (traces_of(layer.metadata) or {}).get("labels")]
-        refill_layers(self.source_box, layers)
-
     def settings(self):
         """The form's values as :class:`HypothesisSettings` (a bad value raises, named)."""
-        from napari_cebra.analysis.hypotheses import HypothesisSettings
-
-        return HypothesisSettings(**{w.name: w.value for w in self.form})
+        return self.form.settings
 
     def set_settings(self, **values: Any) -> None:
         """Fill the form (scripts and tests): ``set_settings(max_iterations=200)``."""
         for name, value in values.items():
             self.form[name].value = value
 
+    def select_layer(self, layer) -> None:
+        """Pick the traces layer (a layer or its name)."""
+        choose(self.source_picker, layer)
+
     def source(self):
-        name = self.source_box.currentText()
-        if not name or name not in self.viewer.layers:
+        layer = self.source_picker.value
+        if layer is None or layer not in self.viewer.layers:
             raise ValueError("no traces layer with labels; open a session and attach labels "
                              "(Attach labels) first.")
-        return self.viewer.layers[name]
+        return layer
 
     def run(self) -> None:
         """Start the test on the chosen layer (progress and Cancel in the Activity dock)."""
