@@ -109,42 +109,58 @@ def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
     """A conv1d weight (out, in, k) as the (k·in, out) matrix of its im2col GEMM."""
     return weight.permute(2, 1, 0).reshape(-1, weight.shape[0])
 
+class _GatherWindows(torch.autograd.Function):
+    """Rows ``r … r + k − 1`` of ``h`` side by side for each ``r``: (len(rows), k · C). The
+    backward adds each tap's gradient rows back with ``index_add_`` (autograd's gather
+    backward scatters element by element)."""
 
-class _LayerPlan:
-    """Which time points each layer must compute for a set of windows, and where its inputs
-    are. Level 0 is the input, level j the output of the j-th convolution; activations are
-    indexed by the first time point of their receptive field. Planned on the host (numpy: no
-    device round trips), then handed to the device as index tensors."""
+    @staticmethod
+    def forward(ctx, h, rows, k):
+        index = (rows[:, None] + torch.arange(k, device=rows.device)).reshape(-1)
+        ctx.save_for_backward(index)
+        ctx.shape = h.shape
+        return h.index_select(0, index).view(rows.shape[0], k * h.shape[1])
 
-    def __init__(self, encoder: Encoder, length: int, starts, device: torch.device):
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        out = grad.new_zeros(ctx.shape)
+        out.index_add_(0, index, grad.reshape(index.shape[0], ctx.shape[1]))
+        return out, None, None
+
+
+def _gather_windows(h: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
+    return _GatherWindows.apply(h, rows, k)
+
+
+
+class _WindowGrid:
+    """The distinct time points that a set of windows covers, in order (the *grid*), and the
+    grid row where each window starts. Planned on the host (numpy: no device round trips),
+    then handed to the device as index tensors.
+
+    Every window ``s … s + receptive_field − 1`` lies on consecutive grid rows, so a valid
+    convolution along the grid's rows gives, at each window's rows, exactly what it gives on
+    the recording; rows whose taps straddle a gap between covered stretches are computed too
+    and never read.
+    """
+
+    def __init__(self, receptive_field: int, length: int, starts, device: torch.device):
         if isinstance(starts, torch.Tensor):
             starts = starts.detach().cpu().numpy()
         starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-        kernels = [encoder.layout.first, *encoder.layout.skips, encoder.layout.last]
-        mask = np.zeros(length, dtype=bool)
-        mask[starts] = True
-        masks = [mask]
-        for k in reversed(kernels):  # level j needs t … t + k − 1 for each t of level j + 1
-            grown = mask.copy()
-            for tap in range(1, k):
-                grown[tap:] |= mask[:-tap]
-            mask = grown
-            masks.insert(0, mask)
-        times = [np.flatnonzero(m) for m in masks]
-        row = np.empty(length, dtype=np.int64)  # time → row of the level being indexed
-        taps = {}
-        for level in range(len(kernels) - 1, -1, -1):  # rows of this level's input, per tap
-            row[times[level]] = np.arange(times[level].size)
-            taps[level] = row[times[level + 1][:, None] + np.arange(kernels[level])]
-        first = (taps.pop(0) * kernels[0] + np.arange(kernels[0])).reshape(-1)
-        row[times[-1]] = np.arange(times[-1].size)
+        edges = np.zeros(length + 1, dtype=np.int32)  # +1 at a window's start, −1 after its end
+        np.add.at(edges, starts, 1)
+        np.add.at(edges, starts + receptive_field, -1)
+        times = np.flatnonzero(np.cumsum(edges[:length]) > 0)
+        row = np.empty(length, dtype=np.int64)
+        row[times] = np.arange(times.size)
 
         def put(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)
 
-        self.times = [put(t) for t in times]
-        self.taps = {level: put(t) for level, t in taps.items()}
-        self.first_taps = put(first)
+        self.size = int(times.size)
+        self.times = put(times)
         self.window_rows = put(row[starts])
 
 
@@ -187,29 +203,32 @@ class Encoder(nn.Module):
         (integer indices: a numpy array, or a tensor).
 
         The net is a stack of convolutions, so every layer's activation at a time point is the
-        same whichever window asks for it. Each layer is therefore computed once per distinct
-        time point that some window needs from it (windows overlap: a CEBRA-Time positive
-        continues its reference, negatives land near references), as GEMMs over gathered
-        rows. The first layer, most of the work for wide inputs, is linear before its GELU:
-        one GEMM of the distinct input samples against every tap, then a gathered tap sum.
+        same whichever window asks for it. The windows' distinct time points are gathered once
+        (windows overlap: a CEBRA-Time positive continues its reference, negatives land near
+        references) and every layer runs as a dense convolution along those rows (see
+        :class:`_WindowGrid`): no per-layer gathers and no scatter-add gradients. The first
+        layer, most of the work for wide inputs, is linear before its GELU: one GEMM of the
+        gathered samples against every tap, then shifted sums. The last layer is computed at
+        the windows' rows only.
         """
-        plan = _LayerPlan(self, data.shape[0], starts, data.device)
+        grid = _WindowGrid(self.receptive_field, data.shape[0], starts, data.device)
         weight = self.first.weight  # (units, neurons, k)
         k, units = weight.shape[2], weight.shape[0]
-        rows = data.index_select(0, plan.times[0])
-        per_tap = (rows @ weight.permute(1, 2, 0).reshape(weight.shape[1], -1))
-        taps = per_tap.view(-1, units).index_select(0, plan.first_taps)
-        h = gelu(taps.view(-1, k, units).sum(1) + self.first.bias)
-        for level, conv in enumerate(self.skips, start=1):
-            k = conv.kernel_size[0]
-            cols = h.index_select(0, plan.taps[level].reshape(-1)).view(-1, k, h.shape[1])
-            out = torch.addmm(conv.bias, cols.view(cols.shape[0], -1), _as_matrix(conv.weight))
-            h = cols[:, (k - 1) // 2] + gelu(out)
-        last = len(self.skips) + 1
-        cols = h.index_select(0, plan.taps[last].reshape(-1)).view(plan.taps[last].shape[0], -1)
+        rows = data.index_select(0, grid.times)
+        per_tap = (rows @ weight.permute(1, 2, 0).reshape(weight.shape[1], -1)).view(-1, k, units)
+        width = grid.size - k + 1
+        h = per_tap[:width, 0] + self.first.bias
+        for j in range(1, k):
+            h = h + per_tap[j: j + width, j]
+        h = gelu(h)[None]
+        for conv in self.skips:
+            crop = (conv.kernel_size[0] - 1) // 2
+            extra = conv.kernel_size[0] - 1 - crop
+            h = h[:, crop: h.shape[1] - extra] + gelu(conv_gemm(h, conv.weight, conv.bias))
+        k = self.last.kernel_size[0]
+        cols = _gather_windows(h[0], grid.window_rows, k)
         out = torch.addmm(self.last.bias, cols, _as_matrix(self.last.weight))
-        out = F.normalize(out, dim=-1) if self.normalize else out
-        return out.index_select(0, plan.window_rows)
+        return F.normalize(out, dim=-1) if self.normalize else out
 
     def embed_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Inference on one long recording (L, neurons) → (L − receptive_field + 1, output).
