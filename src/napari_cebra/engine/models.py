@@ -149,9 +149,9 @@ class _WindowGrid:
         if isinstance(starts, torch.Tensor):
             starts = starts.detach().cpu().numpy()
         starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-        edges = np.zeros(length + 1, dtype=np.int32)  # +1 at a window's start, −1 after its end
-        np.add.at(edges, starts, 1)
-        np.add.at(edges, starts + receptive_field, -1)
+        # windows open at their start and close after their end: covered where more opened
+        edges = np.bincount(starts, minlength=length + receptive_field)
+        edges[receptive_field:] -= edges[:-receptive_field].copy()
         times = np.flatnonzero(np.cumsum(edges[:length]) > 0)
         row = np.empty(length, dtype=np.int64)
         row[times] = np.arange(times.size)
