@@ -33,15 +33,19 @@ def test_receptive_field_is_the_offset_and_windows_match_full_pass(name):
         torch.testing.assert_close(norms, torch.ones_like(norms))
 
 
+@pytest.mark.parametrize("gaps", [False, True])
 @pytest.mark.parametrize("name", ["offset5-model", "offset10-model", "offset36-model-causal"])
-def test_window_gradients_match_a_plain_conv1d_network(name):
+def test_window_gradients_match_a_plain_conv1d_network(name, gaps):
     """Our GEMM path trains the same function as a textbook conv1d network, also where windows
-    repeat, overlap or abut (each layer is computed once per time point that is needed)."""
+    repeat, overlap or abut (each layer is computed once per time point that is needed), and
+    where they are 1, 2 or 3 samples apart (rows across such gaps are computed, never used)."""
     torch.manual_seed(1)
     model = make_model(name, 6, 8, 3).double()
     span = model.receptive_field
-    data = torch.randn(2 * span + 20, 6, dtype=torch.double)
+    data = torch.randn(4 * span + 20, 6, dtype=torch.double)
     starts = torch.tensor([0, 5, 5, 9, 9 + span, 20, span + 20])
+    if gaps:  # window ends at s + span − 1: the next one starts 2, 3 and 4 samples later
+        starts = torch.tensor([0, span + 1, 2 * span + 3, 3 * span + 6, 3 * span + 6])
     model.forward_windows(data, starts).sum().backward()
     ours = {k: p.grad.clone() for k, p in model.named_parameters()}
     model.zero_grad()
