@@ -103,12 +103,12 @@ def work_per_step(spec: dict, x: np.ndarray, y, steps: int = 5) -> dict:
 
     Both run offset10 (first conv k=2, three k=3 skips, last k=3) on M = 3·B windows. The
     reference convolves every position of every window (9, 7, 5, 3 and 1 per layer); ours
-    runs each layer along the windows' distinct time points (``_WindowGrid``, on windows drawn
-    by our sampler) and the last layer at the M windows. Forward + weight gradient for the
-    first layer (no input gradient), forward + input and weight gradients for the others."""
+    (on a CPU) computes each layer once per distinct time point that the step's windows need
+    from it (``_LayerPlan``, on windows drawn by our sampler). Forward + weight gradient for
+    the first layer (no input gradient), forward + input and weight gradients for the others."""
     import torch
 
-    from napari_cebra.engine.models import _WindowGrid, make_model
+    from napari_cebra.engine.models import _LayerPlan, make_model
     from napari_cebra.engine.sampling import Labels, Sampler
 
     b = spec.get("batch_size", COMMON["batch_size"])
@@ -122,8 +122,8 @@ def work_per_step(spec: dict, x: np.ndarray, y, steps: int = 5) -> dict:
     for _ in range(steps):
         ref = sampler.references((b,))
         starts = np.concatenate([ref, sampler.positives(ref), sampler.negatives((b,))])
-        grid = _WindowGrid(model.receptive_field, len(x) + 9, starts, torch.device("cpu"))
-        counts.append([grid.size - shrink for shrink in (0, 1, 3, 5, 7)] + [starts.size])
+        plan = _LayerPlan(model, len(x) + 9, starts, torch.device("cpu"))
+        counts.append([t.numel() for t in plan.times])
     rows = np.mean(counts, axis=0)  # input, first conv, 3 skips, output
     m = 3 * b
     per_window = np.array([10, 9, 7, 5, 3, 1])

@@ -134,6 +134,44 @@ def _gather_windows(h: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor
 
 
 
+class _LayerPlan:
+    """Which time points each layer must compute for a set of windows, and where its inputs
+    are. Level 0 is the input, level j the output of the j-th convolution; activations are
+    indexed by the first time point of their receptive field. Planned on the host (numpy: no
+    device round trips), then handed to the device as index tensors."""
+
+    def __init__(self, encoder: Encoder, length: int, starts, device: torch.device):
+        if isinstance(starts, torch.Tensor):
+            starts = starts.detach().cpu().numpy()
+        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+        kernels = [encoder.layout.first, *encoder.layout.skips, encoder.layout.last]
+        mask = np.zeros(length, dtype=bool)
+        mask[starts] = True
+        masks = [mask]
+        for k in reversed(kernels):  # level j needs t … t + k − 1 for each t of level j + 1
+            grown = mask.copy()
+            for tap in range(1, k):
+                grown[tap:] |= mask[:-tap]
+            mask = grown
+            masks.insert(0, mask)
+        times = [np.flatnonzero(m) for m in masks]
+        row = np.empty(length, dtype=np.int64)  # time → row of the level being indexed
+        taps = {}
+        for level in range(len(kernels) - 1, -1, -1):  # rows of this level's input, per tap
+            row[times[level]] = np.arange(times[level].size)
+            taps[level] = row[times[level + 1][:, None] + np.arange(kernels[level])]
+        first = (taps.pop(0) * kernels[0] + np.arange(kernels[0])).reshape(-1)
+        row[times[-1]] = np.arange(times[-1].size)
+
+        def put(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)
+
+        self.times = [put(t) for t in times]
+        self.taps = {level: put(t) for level, t in taps.items()}
+        self.first_taps = put(first)
+        self.window_rows = put(row[starts])
+
+
 class _WindowGrid:
     """The distinct time points that a set of windows covers, in order (the *grid*), and the
     grid row where each window starts. Planned on the host (numpy: no device round trips),
@@ -198,19 +236,51 @@ class Encoder(nn.Module):
         out = conv_gemm(h, self.last.weight, self.last.bias)
         return F.normalize(out, dim=-1) if self.normalize else out
 
-    def forward_windows(self, data: torch.Tensor, starts) -> torch.Tensor:
+    def forward_windows(self, data: torch.Tensor, starts, dense: bool | None = None
+                        ) -> torch.Tensor:
         """Embed the windows ``data[s : s + receptive_field]`` for each ``s`` in ``starts``
         (integer indices: a numpy array, or a tensor).
 
         The net is a stack of convolutions, so every layer's activation at a time point is the
-        same whichever window asks for it. The windows' distinct time points are gathered once
-        (windows overlap: a CEBRA-Time positive continues its reference, negatives land near
-        references) and every layer runs as a dense convolution along those rows (see
-        :class:`_WindowGrid`): no per-layer gathers and no scatter-add gradients. The first
-        layer, most of the work for wide inputs, is linear before its GELU: one GEMM of the
-        gathered samples against every tap, then shifted sums. The last layer is computed at
-        the windows' rows only.
+        same whichever window asks for it, and windows overlap (a CEBRA-Time positive continues
+        its reference, negatives land near references). Two exact ways to use that:
+
+        - gathered (``dense=False``, the default on a CPU): each layer is computed once per
+          distinct time point that some window needs from it, as GEMMs over gathered rows
+          (:class:`_LayerPlan`): the fewest FLOPs.
+        - dense (``dense=True``, the default on a GPU): the windows' distinct time points are
+          gathered once and every layer runs as a dense convolution along them
+          (:class:`_WindowGrid`): more FLOPs, but no per-layer gathers or scatter-add
+          gradients, so fewer kernel launches, which bound a GPU's step at these sizes.
+
+        Either way the first layer, most of the work for wide inputs, is linear before its
+        GELU: one GEMM of the distinct input samples against every tap, then a tap sum.
         """
+        if dense is None:
+            dense = data.device.type == "cuda"
+        return self._forward_dense(data, starts) if dense else \
+            self._forward_gathered(data, starts)
+
+    def _forward_gathered(self, data: torch.Tensor, starts) -> torch.Tensor:
+        plan = _LayerPlan(self, data.shape[0], starts, data.device)
+        weight = self.first.weight  # (units, neurons, k)
+        k, units = weight.shape[2], weight.shape[0]
+        rows = data.index_select(0, plan.times[0])
+        per_tap = (rows @ weight.permute(1, 2, 0).reshape(weight.shape[1], -1))
+        taps = per_tap.view(-1, units).index_select(0, plan.first_taps)
+        h = gelu(taps.view(-1, k, units).sum(1) + self.first.bias)
+        for level, conv in enumerate(self.skips, start=1):
+            k = conv.kernel_size[0]
+            cols = h.index_select(0, plan.taps[level].reshape(-1)).view(-1, k, h.shape[1])
+            out = torch.addmm(conv.bias, cols.view(cols.shape[0], -1), _as_matrix(conv.weight))
+            h = cols[:, (k - 1) // 2] + gelu(out)
+        last = len(self.skips) + 1
+        cols = h.index_select(0, plan.taps[last].reshape(-1)).view(plan.taps[last].shape[0], -1)
+        out = torch.addmm(self.last.bias, cols, _as_matrix(self.last.weight))
+        out = F.normalize(out, dim=-1) if self.normalize else out
+        return out.index_select(0, plan.window_rows)
+
+    def _forward_dense(self, data: torch.Tensor, starts) -> torch.Tensor:
         grid = _WindowGrid(self.receptive_field, data.shape[0], starts, data.device)
         weight = self.first.weight  # (units, neurons, k)
         k, units = weight.shape[2], weight.shape[0]
@@ -316,7 +386,8 @@ class DenseEncoder(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(conv_gemm(x, self.first.weight, self.first.bias))
 
-    def forward_windows(self, data: torch.Tensor, starts) -> torch.Tensor:
+    def forward_windows(self, data: torch.Tensor, starts, dense: bool | None = None
+                        ) -> torch.Tensor:
         starts = torch.as_tensor(starts, dtype=torch.long, device=data.device)
         return self.forward(data[starts][:, None])[:, 0]
 
