@@ -1,7 +1,7 @@
 """Our CEBRA engine vs the reference ``cebra`` package: every workload of issue 10 in one run.
 
     python benchmarks/bench_engine.py                    # all training workloads + transform
-    python benchmarks/bench_engine.py --workloads a,c    # a subset (a–e), no transform
+    python benchmarks/bench_engine.py --workloads a,c    # a subset (a–f), no transform
     python benchmarks/bench_engine.py --quick            # few iterations, 100 k-row transform
     python benchmarks/bench_engine.py --workloads none   # transform only
 
@@ -15,6 +15,8 @@ repeats. Workloads:
     c  V1-like, 400 neurons, 8-D, CEBRA-Time (no labels)
     d  V1-like, 1,000 neurons, 32-D, time_delta, movie features
     e  hippocampus-like, 1,000 neurons, 3-D, time_delta
+    f  V1-like, 1,000 neurons, 27,000 frames (the movie 30 times: a 15-minute session at
+       30 Hz), 32-D, time_delta, movie features
 
 Transform: a (rows × cols) float32 file, memory-mapped, embedded by a model fitted for a few
 steps, each engine in its own process so its peak RSS (VmHWM) is its own. The reference reads
@@ -51,6 +53,8 @@ WORKLOADS = {
               output_dimension=32, conditional="time_delta"),
     "e": dict(name="hippocampus 1,000 n, 3-D, time_delta", data="hippocampus", neurons=1000,
               output_dimension=3, conditional="time_delta"),
+    "f": dict(name="V1 1,000 n × 27,000 frames, 32-D (movie)", data="v1", neurons=1000,
+              output_dimension=32, conditional="time_delta", repeats=30),
 }
 
 
@@ -64,7 +68,8 @@ def workload_data(spec: dict) -> tuple[np.ndarray, np.ndarray | None]:
     from napari_cebra.analysis.frame_decoding import cebra_labels
     from napari_cebra.synthetic.v1 import v1_session
 
-    s = v1_session(n_repeats=10, movie_seconds=30.0, n_neurons=spec["neurons"], seed=0)
+    s = v1_session(n_repeats=spec.get("repeats", 10), movie_seconds=30.0,
+                   n_neurons=spec["neurons"], seed=0)
     if spec["conditional"] == "time":
         return s.neural.astype(np.float32), None
     return s.neural.astype(np.float32), cebra_labels("movie", s.frame_id, s.movie)
@@ -98,9 +103,9 @@ def work_per_step(spec: dict, x: np.ndarray, y, steps: int = 5) -> dict:
 
     Both run offset10 (first conv k=2, three k=3 skips, last k=3) on M = 3·B windows. The
     reference convolves every position of every window (9, 7, 5, 3 and 1 per layer); ours
-    computes each layer once per distinct time point that the step's windows need from it
-    (``_LayerPlan``, on windows drawn by our sampler). Forward + weight gradient for the first
-    layer (no input gradient), forward + input and weight gradients for the others."""
+    (on a CPU) computes each layer once per distinct time point that the step's windows need
+    from it (``_LayerPlan``, on windows drawn by our sampler). Forward + weight gradient for
+    the first layer (no input gradient), forward + input and weight gradients for the others."""
     import torch
 
     from napari_cebra.engine.models import _LayerPlan, make_model
@@ -277,7 +282,7 @@ def print_transform(t: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--workloads", default="all", help="comma-separated subset of a–e, 'all' "
+    p.add_argument("--workloads", default="all", help="comma-separated subset of a–f, 'all' "
                    "(with transform) or 'none' (transform only)")
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)

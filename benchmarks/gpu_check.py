@@ -5,7 +5,7 @@
 
 Parts (each timed; one that fails is recorded with its error and the others still run):
 
-1. training: every workload of ``bench_engine.py`` (a–e) fitted on the device by our engine and
+1. training: every workload of ``bench_engine.py`` (a–f) fitted on the device by our engine and
    by the reference ``cebra`` (when installed), iterations/s of each and their ratio;
 2. transform: a memory-mapped (1,000,000 × 1,000) float32 file embedded on the device (ours;
    the reference on a tenth of the rows, since it loads the whole array);

@@ -26,7 +26,7 @@ def test_gpu_check_dry_run_runs_every_part(tmp_path):
     for part in ("training", "transform", "save_load", "widget"):
         assert report[part]["ok"], report[part].get("error")
     rows = report["training"]["rows"]
-    assert [r["workload"] for r in rows] == ["a", "b", "c", "d", "e"]
+    assert [r["workload"] for r in rows] == ["a", "b", "c", "d", "e", "f"]
     assert all(r["ours_it_per_s"] > 0 for r in rows)
     if report["training"]["reference"]:
         assert all(r["reference_it_per_s"] > 0 and r["ratio"] > 0 for r in rows)

@@ -25,6 +25,7 @@ def test_receptive_field_is_the_offset_and_windows_match_full_pass(name):
     assert full.shape == (80 - offset + 1, 3)
     starts = torch.tensor([0, 3, 3, 17, 80 - offset])
     torch.testing.assert_close(model.forward_windows(data, starts), full[starts])
+    torch.testing.assert_close(model.forward_windows(data, starts, dense=True), full[starts])
     torch.testing.assert_close(model.embed_sequence(data), full, atol=1e-5, rtol=1e-4)
     norms = full.norm(dim=1)
     if name.endswith("-mse"):
@@ -33,16 +34,21 @@ def test_receptive_field_is_the_offset_and_windows_match_full_pass(name):
         torch.testing.assert_close(norms, torch.ones_like(norms))
 
 
+@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("gaps", [False, True])
 @pytest.mark.parametrize("name", ["offset5-model", "offset10-model", "offset36-model-causal"])
-def test_window_gradients_match_a_plain_conv1d_network(name):
+def test_window_gradients_match_a_plain_conv1d_network(name, gaps, dense):
     """Our GEMM path trains the same function as a textbook conv1d network, also where windows
-    repeat, overlap or abut (each layer is computed once per time point that is needed)."""
+    repeat, overlap or abut (each layer is computed once per time point that is needed), and
+    where they are 1, 2 or 3 samples apart; gathered (CPU) and dense (GPU) alike."""
     torch.manual_seed(1)
     model = make_model(name, 6, 8, 3).double()
     span = model.receptive_field
-    data = torch.randn(2 * span + 20, 6, dtype=torch.double)
+    data = torch.randn(4 * span + 20, 6, dtype=torch.double)
     starts = torch.tensor([0, 5, 5, 9, 9 + span, 20, span + 20])
-    model.forward_windows(data, starts).sum().backward()
+    if gaps:  # window ends at s + span − 1: the next one starts 2, 3 and 4 samples later
+        starts = torch.tensor([0, span + 1, 2 * span + 3, 3 * span + 6, 3 * span + 6])
+    model.forward_windows(data, starts, dense=dense).sum().backward()
     ours = {k: p.grad.clone() for k, p in model.named_parameters()}
     model.zero_grad()
 

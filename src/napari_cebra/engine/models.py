@@ -109,6 +109,30 @@ def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
     """A conv1d weight (out, in, k) as the (k·in, out) matrix of its im2col GEMM."""
     return weight.permute(2, 1, 0).reshape(-1, weight.shape[0])
 
+class _GatherWindows(torch.autograd.Function):
+    """Rows ``r … r + k − 1`` of ``h`` side by side for each ``r``: (len(rows), k · C). The
+    backward adds each tap's gradient rows back with ``index_add_`` (autograd's gather
+    backward scatters element by element)."""
+
+    @staticmethod
+    def forward(ctx, h, rows, k):
+        index = (rows[:, None] + torch.arange(k, device=rows.device)).reshape(-1)
+        ctx.save_for_backward(index)
+        ctx.shape = h.shape
+        return h.index_select(0, index).view(rows.shape[0], k * h.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        out = grad.new_zeros(ctx.shape)
+        out.index_add_(0, index, grad.reshape(index.shape[0], ctx.shape[1]))
+        return out, None, None
+
+
+def _gather_windows(h: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
+    return _GatherWindows.apply(h, rows, k)
+
+
 
 class _LayerPlan:
     """Which time points each layer must compute for a set of windows, and where its inputs
@@ -148,6 +172,36 @@ class _LayerPlan:
         self.window_rows = put(row[starts])
 
 
+class _WindowGrid:
+    """The distinct time points that a set of windows covers, in order (the *grid*), and the
+    grid row where each window starts. Planned on the host (numpy: no device round trips),
+    then handed to the device as index tensors.
+
+    Every window ``s … s + receptive_field − 1`` lies on consecutive grid rows, so a valid
+    convolution along the grid's rows gives, at each window's rows, exactly what it gives on
+    the recording; rows whose taps straddle a gap between covered stretches are computed too
+    and never read.
+    """
+
+    def __init__(self, receptive_field: int, length: int, starts, device: torch.device):
+        if isinstance(starts, torch.Tensor):
+            starts = starts.detach().cpu().numpy()
+        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+        # windows open at their start and close after their end: covered where more opened
+        edges = np.bincount(starts, minlength=length + receptive_field)
+        edges[receptive_field:] -= edges[:-receptive_field].copy()
+        times = np.flatnonzero(np.cumsum(edges[:length]) > 0)
+        row = np.empty(length, dtype=np.int64)
+        row[times] = np.arange(times.size)
+
+        def put(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a)).to(device, non_blocking=True)
+
+        self.size = int(times.size)
+        self.times = put(times)
+        self.window_rows = put(row[starts])
+
+
 class Encoder(nn.Module):
     """Conv net with GELU and residual skip blocks; unit-sphere output when ``normalize``."""
 
@@ -182,17 +236,32 @@ class Encoder(nn.Module):
         out = conv_gemm(h, self.last.weight, self.last.bias)
         return F.normalize(out, dim=-1) if self.normalize else out
 
-    def forward_windows(self, data: torch.Tensor, starts) -> torch.Tensor:
+    def forward_windows(self, data: torch.Tensor, starts, dense: bool | None = None
+                        ) -> torch.Tensor:
         """Embed the windows ``data[s : s + receptive_field]`` for each ``s`` in ``starts``
         (integer indices: a numpy array, or a tensor).
 
         The net is a stack of convolutions, so every layer's activation at a time point is the
-        same whichever window asks for it. Each layer is therefore computed once per distinct
-        time point that some window needs from it (windows overlap: a CEBRA-Time positive
-        continues its reference, negatives land near references), as GEMMs over gathered
-        rows. The first layer, most of the work for wide inputs, is linear before its GELU:
-        one GEMM of the distinct input samples against every tap, then a gathered tap sum.
+        same whichever window asks for it, and windows overlap (a CEBRA-Time positive continues
+        its reference, negatives land near references). Two exact ways to use that:
+
+        - gathered (``dense=False``, the default on a CPU): each layer is computed once per
+          distinct time point that some window needs from it, as GEMMs over gathered rows
+          (:class:`_LayerPlan`): the fewest FLOPs.
+        - dense (``dense=True``, the default on a GPU): the windows' distinct time points are
+          gathered once and every layer runs as a dense convolution along them
+          (:class:`_WindowGrid`): more FLOPs, but no per-layer gathers or scatter-add
+          gradients, so fewer kernel launches, which bound a GPU's step at these sizes.
+
+        Either way the first layer, most of the work for wide inputs, is linear before its
+        GELU: one GEMM of the distinct input samples against every tap, then a tap sum.
         """
+        if dense is None:
+            dense = data.device.type == "cuda"
+        return self._forward_dense(data, starts) if dense else \
+            self._forward_gathered(data, starts)
+
+    def _forward_gathered(self, data: torch.Tensor, starts) -> torch.Tensor:
         plan = _LayerPlan(self, data.shape[0], starts, data.device)
         weight = self.first.weight  # (units, neurons, k)
         k, units = weight.shape[2], weight.shape[0]
@@ -210,6 +279,26 @@ class Encoder(nn.Module):
         out = torch.addmm(self.last.bias, cols, _as_matrix(self.last.weight))
         out = F.normalize(out, dim=-1) if self.normalize else out
         return out.index_select(0, plan.window_rows)
+
+    def _forward_dense(self, data: torch.Tensor, starts) -> torch.Tensor:
+        grid = _WindowGrid(self.receptive_field, data.shape[0], starts, data.device)
+        weight = self.first.weight  # (units, neurons, k)
+        k, units = weight.shape[2], weight.shape[0]
+        rows = data.index_select(0, grid.times)
+        per_tap = (rows @ weight.permute(1, 2, 0).reshape(weight.shape[1], -1)).view(-1, k, units)
+        width = grid.size - k + 1
+        h = per_tap[:width, 0] + self.first.bias
+        for j in range(1, k):
+            h = h + per_tap[j: j + width, j]
+        h = gelu(h)[None]
+        for conv in self.skips:
+            crop = (conv.kernel_size[0] - 1) // 2
+            extra = conv.kernel_size[0] - 1 - crop
+            h = h[:, crop: h.shape[1] - extra] + gelu(conv_gemm(h, conv.weight, conv.bias))
+        k = self.last.kernel_size[0]
+        cols = _gather_windows(h[0], grid.window_rows, k)
+        out = torch.addmm(self.last.bias, cols, _as_matrix(self.last.weight))
+        return F.normalize(out, dim=-1) if self.normalize else out
 
     def embed_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Inference on one long recording (L, neurons) → (L − receptive_field + 1, output).
@@ -297,7 +386,8 @@ class DenseEncoder(Encoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(conv_gemm(x, self.first.weight, self.first.bias))
 
-    def forward_windows(self, data: torch.Tensor, starts) -> torch.Tensor:
+    def forward_windows(self, data: torch.Tensor, starts, dense: bool | None = None
+                        ) -> torch.Tensor:
         starts = torch.as_tensor(starts, dtype=torch.long, device=data.device)
         return self.forward(data[starts][:, None])[:, 0]
 
