@@ -22,8 +22,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +30,7 @@ from napari_cebra.contracts import META_KEY, embedding_record, traces_of
 from napari_cebra.gui import registry
 from napari_cebra.gui.forms import SettingsForm, choose, layer_picker
 from napari_cebra.gui.jobs import JobRunner, RunsJobs
+from napari_cebra.gui.tables import results_table, show_frame
 
 if TYPE_CHECKING:
     import napari
@@ -64,9 +63,7 @@ class HypothesesWidget(RunsJobs, QWidget):
         self.cancel_button.setEnabled(False)
         self.save_button = QPushButton("Save report…")
         self.save_button.setEnabled(False)
-        self.table = QTableWidget(0, 0)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setMinimumHeight(180)
+        self.table = results_table(min_height=180)
         self.plot = QLabel()
         self.plot.setAlignment(Qt.AlignCenter)
         self.info = QLabel("Choose a traces layer with labels (e.g. File › New › Samples › "
@@ -158,16 +155,8 @@ class HypothesesWidget(RunsJobs, QWidget):
         self.form.enabled = not busy
 
     def _fill_table(self, frame) -> None:
-        frame = frame.drop(columns=["kind"])
-        self.table.clear()
-        self.table.setColumnCount(len(frame.columns))
-        self.table.setRowCount(len(frame))
-        self.table.setHorizontalHeaderLabels([str(c) for c in frame.columns])
-        for i, row in enumerate(frame.itertuples(index=False)):
-            for j, value in enumerate(row):
-                text = f"{value:.3f}" if isinstance(value, float) else str(value)
-                self.table.setItem(i, j, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+        show_frame(self.table, frame.drop(columns=["kind"]),
+                   text=lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
 
     def _show_plot(self, result) -> None:
         import io

@@ -17,13 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +29,7 @@ from napari_cebra.contracts import embedding_record, traces_of
 from napari_cebra.gui import registry
 from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_blocking_job
 from napari_cebra.gui.layers import traces_layer
+from napari_cebra.gui.tables import results_table, show_frame
 
 if TYPE_CHECKING:
     import napari
@@ -54,10 +52,7 @@ class StudyWidget(RunsJobs, QWidget):
         self.load_button = QPushButton("Load session")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.table = QTableWidget(0, 0)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table = results_table(select_rows=True)
         self.info = QLabel("Open the results.csv of 'napari-cebra batch'.")
         self.info.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -94,15 +89,8 @@ class StudyWidget(RunsJobs, QWidget):
     def _fill(self, read: tuple) -> None:
         frame, path, missing = read
         self.frame, self.path = frame, path
-        columns = [c for c in SHOWN if c in self.frame.columns]
-        self.table.clear()
-        self.table.setColumnCount(len(columns))
-        self.table.setRowCount(len(self.frame))
-        self.table.setHorizontalHeaderLabels(columns)
-        for i, row in enumerate(self.frame.to_dict("records")):
-            for j, column in enumerate(columns):
-                self.table.setItem(i, j, QTableWidgetItem(_text(row.get(column))))
-        self.table.resizeColumnsToContents()
+        show_frame(self.table, self.frame, [c for c in SHOWN if c in self.frame.columns],
+                   _text)
         done = self.frame[(self.frame["stage"] == "final") & (self.frame["status"] == "done")]
         failed = int((self.frame["status"] != "done").sum())
         text = (f"{len(self.frame)} tasks, {len(done)} sessions ready, {failed} failed. "

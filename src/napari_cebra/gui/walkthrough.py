@@ -7,6 +7,7 @@ no layer is picked by hand.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
 from typing import Any
@@ -139,6 +140,9 @@ def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
         viewer.layers.move(viewer.layers.index(layer), len(viewer.layers))
     for layer in shown:
         layer.name_overlay.visible = True
+    _narrow_right_docks(viewer)  # first: the canvas's shape decides the grid's
+    pump()
+    _fill_cells(viewer, shown)
     canvas = getattr(viewer, "canvas", viewer)
     height, width = tuple(getattr(canvas, "size", (1, 3)))[:2]  # numpy order: h × w
     wide = width >= 1.5 * height  # a wide canvas: one row; a narrow one: two by two
@@ -156,13 +160,33 @@ def arrange_result(viewer: Any, widgets: dict[str, Any]) -> list[Any]:
         + " · ".join(f"{label} {acc[key]:.0%}" for key, label in (
             ("cebra", "CEBRA"), ("raw", "raw"), ("pca", "PCA"),
             ("cebra (labels shuffled)", "shuffled")) if key in acc)
-        + f" · chance {acc['chance']:.0%}\n{verdict(report).split(' (')[0].split(';')[0]}")
+        + f" · chance {acc['chance']:.0%}\n"
+        + textwrap.fill(verdict(report).split(' (')[0].split(';')[0], 56))
     overlay.font_size = 10
     overlay.position = "bottom_left"
     overlay.visible = True
-    _narrow_right_docks(viewer)
     viewer.reset_view()
     return shown
+
+
+def _fill_cells(viewer: Any, shown: list) -> None:
+    """Scale the result frames up to the largest layer's size: napari's grid cells are as
+    large as the largest layer (hidden ones too), so small movie frames next to the imaging
+    stack would show as thumbnails. Only how they are drawn changes, not their data."""
+    import numpy as np
+
+    def size(layer) -> np.ndarray:
+        extent = np.asarray(layer.extent.world, dtype=float)
+        return extent[1, -2:] - extent[0, -2:]
+
+    largest = max((size(layer) for layer in viewer.layers if layer.ndim >= 2),
+                  key=lambda s: float(np.prod(s)))
+    for layer in shown:
+        factor = float(np.min(largest / np.maximum(size(layer), 1e-9)))
+        if factor > 1:
+            scale = list(layer.scale)
+            scale[-2:] = [v * factor for v in scale[-2:]]
+            layer.scale = scale
 
 
 def _narrow_right_docks(viewer: Any, width: int = 400) -> None:
