@@ -186,6 +186,7 @@ def run_session(args, work: Path, truth) -> dict:
     from napari_cebra.gui.decode_widget import DecodeWidget
     from napari_cebra.gui.embedding_view import EmbeddingView
     from napari_cebra.gui.extract_widget import ExtractWidget
+    from napari_cebra.gui.forms import choose
     from napari_cebra.gui.labels_widget import LabelsWidget
     from napari_cebra.gui.model_source import FROM_TRAIN_WIDGET
     from napari_cebra.gui.reader import read_suite2p_folder
@@ -205,11 +206,11 @@ def run_session(args, work: Path, truth) -> dict:
     stack = stages.run("open stack", open_stack)
     extract = ExtractWidget(viewer)
     viewer.window.add_dock_widget(extract, name="extract")
-    extract.layer_box.setCurrentText(stack.name)
-    extract.fs.setValue(truth.fs)
-    extract.tau.setValue(truth.tau)
-    extract.diameter.setValue(truth.diameter)
-    extract.out_edit.setText(str(work / "plugin"))
+    choose(extract.stack, stack)
+    extract.form["fs"].value = truth.fs
+    extract.form["tau"].value = truth.tau
+    extract.form["diameter"].value = truth.diameter
+    extract.out_dir.value = str(work / "plugin")
 
     def run_extract():
         extract.run_button.click()
@@ -241,7 +242,7 @@ def run_session(args, work: Path, truth) -> dict:
     viewer.window.add_dock_widget(labels, name="labels")
 
     def attach():
-        labels.layer_box.setCurrentText(rois.name)
+        choose(labels.traces, rois)
         labels.load_file(str(work / "labels.csv"))
         for column in ("frame_id", "repeat"):
             labels.set_kind(column, "discrete")
@@ -256,13 +257,11 @@ def run_session(args, work: Path, truth) -> dict:
     viewer.add_image(truth.movie, name="stimulus movie", colormap="gray", visible=False)
 
     def run_train():
-        train.traces_box.setCurrentText(rois.name)
+        train.select_layer(rois)
         train.set_label_columns(("frame_id",))
-        train.iterations.setValue(args.iterations)
-        device = train.device_box.findData("cpu")
-        if device >= 0:
-            train.device_box.setCurrentIndex(device)
-        train.test_fraction.setValue(max(train.test_fraction.value(), 0.34))
+        train.form["max_iterations"].value = args.iterations
+        train.form["device"].value = "cpu"
+        train.form["test_fraction"].value = max(train.form["test_fraction"].value, 0.34)
         train.train_button.click()
         spin_until(lambda: not train.running)
         if train.result is None:
@@ -272,10 +271,10 @@ def run_session(args, work: Path, truth) -> dict:
     view = stages.run("embedding view", lambda: _show(EmbeddingView.for_viewer(viewer), rois))
 
     def run_decode():
-        decode.traces_box.setCurrentText(rois.name)
-        decode.movie_box.setCurrentText("stimulus movie")
-        decode.model_box.setCurrentText(FROM_TRAIN_WIDGET)
-        decode.iter_spin.setValue(args.iterations)  # the controls retrain: as many steps
+        choose(decode.traces, rois)
+        choose(decode.movie, "stimulus movie")
+        decode.model.box.value = FROM_TRAIN_WIDGET
+        decode.form["max_iterations"].value = args.iterations  # the controls retrain as long
         decode.run_button.click()
         spin_until(lambda: not decode.running)
         if decode.report is None:

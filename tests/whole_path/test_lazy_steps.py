@@ -77,7 +77,9 @@ def test_a_stack_much_larger_than_the_budget_opens_converts_and_decodes(tmp_path
                           text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    budget = out["stack_mb"] / 5  # ~38 MB for a 197 MB stack
+    # a quarter of the stack (~47 MB of 187 MB): one conversion batch (500 frames, 8 MB) and its
+    # float copies fit; a step that held the stack, or even half of it, does not
+    budget = out["stack_mb"] / 4
     assert out["binary_frames"] == 12000 and out["decoded_ok"]
     assert out["decoded_shape"] == [12000, 64, 128]  # 197 MB if it were materialised
     for step in ("open", "binary", "split", "binary_plane", "decoded"):
