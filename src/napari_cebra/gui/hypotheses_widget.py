@@ -19,7 +19,6 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QPixmap
 from qtpy.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -29,7 +28,7 @@ from qtpy.QtWidgets import (
 from napari_cebra.contracts import META_KEY, embedding_record, traces_of
 from napari_cebra.gui import registry
 from napari_cebra.gui.forms import SettingsForm, choose, layer_picker
-from napari_cebra.gui.jobs import JobRunner, RunsJobs
+from napari_cebra.gui.jobs import JobRunner, RunsJobs, run_buttons
 from napari_cebra.gui.tables import results_table, show_frame
 
 if TYPE_CHECKING:
@@ -58,9 +57,7 @@ class HypothesesWidget(RunsJobs, QWidget):
         self.source_picker = layer_picker(napari_viewer, filter=has_labelled_traces,
                                           label="Traces (with labels)")
         self.form = SettingsForm(HypothesisSettings)
-        self.run_button = QPushButton("Run")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        buttons = run_buttons(self, "Run")  # .run_button → start(), .cancel_button → cancel()
         self.save_button = QPushButton("Save report…")
         self.save_button.setEnabled(False)
         self.table = results_table(min_height=180)
@@ -69,9 +66,7 @@ class HypothesesWidget(RunsJobs, QWidget):
         self.info = QLabel("Choose a traces layer with labels (e.g. File › New › Samples › "
                            "Synthetic hippocampus session).")
         self.info.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for b in (self.run_button, self.cancel_button, self.save_button):
-            buttons.addWidget(b)
+        buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.addWidget(Container(widgets=[self.source_picker]).native)
         layout.addWidget(self.form.native)
@@ -79,8 +74,6 @@ class HypothesesWidget(RunsJobs, QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.table)
         layout.addWidget(self.plot)
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._save_dialog)
         self.jobs = JobRunner(on_busy=self._set_busy, status=self.info.setText)
         self.destroyed.connect(self.jobs.stop_when_closed)
@@ -106,6 +99,10 @@ class HypothesesWidget(RunsJobs, QWidget):
             raise ValueError("no traces layer with labels; open a session and attach labels "
                              "(Attach labels) first.")
         return layer
+
+    def start(self) -> None:
+        """The Run button: :meth:`run`."""
+        self.run()
 
     def run(self) -> None:
         """Start the test on the chosen layer (progress and Cancel in the Activity dock)."""
