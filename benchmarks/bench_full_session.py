@@ -192,6 +192,7 @@ def run_session(args, work: Path, truth) -> dict:
     from napari_cebra.gui.reader import read_suite2p_folder
     from napari_cebra.gui.trace_view import TraceView
     from napari_cebra.gui.train_widget import TrainWidget
+    from napari_cebra.imaging.safe_npy import load_npy
 
     viewer = napari.Viewer(show=True)
     heart = Heartbeat()
@@ -227,7 +228,7 @@ def run_session(args, work: Path, truth) -> dict:
     if args.suite2p_folder is None:
         rois = stages.run("extract (suite2p)", run_extract)
         plane = work / "plugin" / "suite2p" / "plane0"
-        ops = np.load(plane / "ops.npy", allow_pickle=True).item()
+        ops = load_npy(plane / "ops.npy", allow_objects=True).item()  # restricted unpickler
         out["plugin_pipeline_s"] = float(ops["plane_times"]["total_plane_runtime"])
     else:  # suite2p's results of an earlier run, opened with the reader
         rois = stages.run("open results (reader)", open_results)
